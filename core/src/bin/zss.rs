@@ -1,0 +1,229 @@
+//! `zss`: run a broker, call a service, or serve a demo echo service.
+//!
+//! Exit codes of `zss call`: 0 success (2xx), 1 error reply, 3 timeout (599), 2 bad usage or
+//! invalid JSON, 4 local failure (bad endpoint, …).
+
+use clap::{Args, Parser, Subcommand};
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Duration;
+use zss::{Broker, BrokerConfig, Call, Client, ClientConfig, Error, Response, ServiceError, Value, Worker, WorkerConfig};
+
+#[derive(Parser)]
+#[command(name = "zss", version, about = "ZeroMQ Service Suite: broker, client and demo worker")]
+struct Cli {
+    /// Log level: error, warn, info, debug, trace.
+    #[arg(long, global = true, env = "MICRO_BROKER_LOG_LEVEL", default_value = "info")]
+    log_level: String,
+    /// Log format: text or json.
+    #[arg(long, global = true, env = "ZSS_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a broker until SIGINT/SIGTERM.
+    Broker(BrokerArgs),
+    /// Call SID VERB with an optional JSON payload; print the reply as JSON.
+    Call(CallArgs),
+    /// Serve a demo service: ECHO (returns the payload), PING (returns "PONG"),
+    /// SLEEP ({"ms": N}), FAIL ({"code": N}), NOTHING (204).
+    Echo(EchoArgs),
+}
+
+#[derive(Args)]
+struct BrokerArgs {
+    /// Endpoint clients connect to.
+    #[arg(long, env = "MICRO_BROKER_FE_ADDR", default_value = "tcp://0.0.0.0:7777")]
+    frontend: String,
+    /// Endpoint workers connect to.
+    #[arg(long, env = "MICRO_BROKER_BE_ADDR", default_value = "tcp://0.0.0.0:7776")]
+    backend: String,
+    /// Workers' heartbeat interval in ms.
+    #[arg(long, env = "MICRO_BROKER_HEARTBEAT", default_value_t = 1000)]
+    heartbeat: u64,
+    /// A worker silent for this many ms is dropped.
+    #[arg(long, env = "MICRO_BROKER_MAX_TTL", default_value_t = 2000)]
+    max_ttl: u64,
+    /// Liveness check interval in ms.
+    #[arg(long, env = "MICRO_BROKER_UPDATE_INT", default_value_t = 500)]
+    update_interval: u64,
+    /// Largest accepted frame in bytes.
+    #[arg(long, default_value_t = 64 * 1024 * 1024)]
+    max_message_size: i64,
+}
+
+#[derive(Args)]
+struct CallArgs {
+    sid: String,
+    verb: String,
+    /// The payload as JSON (default: null).
+    payload: Option<String>,
+    /// The broker's frontend.
+    #[arg(long, env = "ZSS_BROKER", default_value = "tcp://127.0.0.1:7777")]
+    broker: String,
+    /// Timeout in ms.
+    #[arg(long, default_value_t = 1000)]
+    timeout: u64,
+    /// A header as KEY=JSON (a value that is not JSON is sent as a string). Repeatable.
+    #[arg(long = "header", short = 'H')]
+    headers: Vec<String>,
+    /// Identity prefix.
+    #[arg(long, default_value = "client")]
+    identity: String,
+}
+
+#[derive(Args)]
+struct EchoArgs {
+    /// Service id to serve.
+    #[arg(default_value = "echo")]
+    sid: String,
+    /// The broker's backend.
+    #[arg(long, env = "ZSS_BACKEND", default_value = "tcp://127.0.0.1:7776")]
+    broker: String,
+    /// Heartbeat interval in ms.
+    #[arg(long, default_value_t = 1000)]
+    heartbeat: u64,
+    /// Requests handled at once.
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli.log_level, &cli.log_format);
+    let result = match cli.command {
+        Command::Broker(args) => run_broker(args),
+        Command::Call(args) => return run_call(args),
+        Command::Echo(args) => run_echo(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("zss: {e}");
+            ExitCode::from(4)
+        }
+    }
+}
+
+fn init_logging(level: &str, format: &str) {
+    let mut builder = env_logger::Builder::new();
+    builder.parse_filters(level).target(env_logger::Target::Stderr);
+    if format == "json" {
+        builder.format(|buf, record| {
+            let line = serde_json::json!({
+                "time": buf.timestamp_millis().to_string(),
+                "level": record.level().as_str(),
+                "target": record.target(),
+                "msg": record.args().to_string(),
+            });
+            writeln!(buf, "{line}")
+        });
+    }
+    builder.init();
+}
+
+/// Blocks until SIGINT or SIGTERM.
+fn wait_for_signal() -> Result<(), Error> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
+        .map_err(|e| Error::Socket { context: "install signal handlers".into(), message: e.to_string() })?;
+    if let Some(sig) = signals.forever().next() {
+        log::info!("received signal {sig}; shutting down");
+    }
+    Ok(())
+}
+
+fn run_broker(args: BrokerArgs) -> Result<(), Error> {
+    let mut config = BrokerConfig::new(args.frontend, args.backend);
+    config.heartbeat = Duration::from_millis(args.heartbeat);
+    config.max_ttl = Duration::from_millis(args.max_ttl);
+    config.sweep_interval = Duration::from_millis(args.update_interval);
+    config.socket.max_message_size = args.max_message_size;
+    let mut broker = Broker::bind(config)?.start()?;
+    log::info!(
+        "zss {} broker: clients → {}, workers → {}",
+        zss::VERSION,
+        broker.frontend_endpoint(),
+        broker.backend_endpoint()
+    );
+    wait_for_signal()?;
+    broker.stop();
+    Ok(())
+}
+
+fn run_call(args: CallArgs) -> ExitCode {
+    let payload = match args.payload.as_deref().map(Value::from_json).transpose() {
+        Ok(p) => p.unwrap_or(Value::Nil),
+        Err(e) => {
+            eprintln!("zss: payload is not valid JSON: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut call = Call::new(args.verb, payload).sid(args.sid).timeout(Duration::from_millis(args.timeout));
+    for h in &args.headers {
+        let Some((k, v)) = h.split_once('=') else {
+            eprintln!("zss: header {h:?} is not KEY=VALUE");
+            return ExitCode::from(2);
+        };
+        call = call.header(k, Value::from_json(v).unwrap_or_else(|_| Value::from(v)));
+    }
+    let client = match Client::connect(ClientConfig::new(args.broker).identity(args.identity)) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("zss: {e}");
+            return ExitCode::from(4);
+        }
+    };
+    match client.request(call) {
+        Ok(reply) => {
+            let out = serde_json::json!({
+                "status": reply.status,
+                "headers": reply.headers.to_json(),
+                "payload": reply.payload.to_json(),
+            });
+            println!("{out}");
+            ExitCode::SUCCESS
+        }
+        Err(Error::Service(e)) => {
+            println!("{}", serde_json::json!({ "status": e.code, "payload": e.to_payload().to_json() }));
+            eprintln!("zss: {e}");
+            ExitCode::from(if e.is_timeout() { 3 } else { 1 })
+        }
+        Err(e @ Error::InvalidArgument(_)) => {
+            eprintln!("zss: {e}");
+            ExitCode::from(2)
+        }
+        Err(e) => {
+            eprintln!("zss: {e}");
+            ExitCode::from(4)
+        }
+    }
+}
+
+fn run_echo(args: EchoArgs) -> Result<(), Error> {
+    let config = WorkerConfig::new(args.sid)
+        .broker(args.broker)
+        .heartbeat(Duration::from_millis(args.heartbeat))
+        .concurrency(args.concurrency);
+    let mut worker = Worker::new(config);
+    worker
+        .verb("echo", |req| Ok(Response::ok(req.payload.clone())))
+        .verb("ping", |_| Ok(Response::ok("PONG")))
+        .verb("nothing", |_| Ok(Response::ok(Value::Nil)))
+        .verb("sleep", |req| {
+            let ms = req.payload.get("ms").and_then(Value::as_i64).unwrap_or(100).clamp(0, 60_000);
+            std::thread::sleep(Duration::from_millis(ms as u64));
+            Ok(Response::ok(Value::map([("slept", Value::from(ms))])))
+        })
+        .verb("fail", |req| {
+            let code = req.payload.get("code").and_then(Value::as_i64).unwrap_or(500);
+            Err(ServiceError::new(u16::try_from(code).unwrap_or(500)))
+        });
+    let running = worker.start()?;
+    wait_for_signal()?;
+    running.join();
+    Ok(())
+}

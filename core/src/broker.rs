@@ -1,0 +1,675 @@
+//! The ZSS broker: a frontend ROUTER for clients and a backend ROUTER for workers, owned by
+//! one I/O thread.
+//!
+//! Hot path: a request's frames are received as `zmq::Message`s and moved, untouched, to the
+//! chosen worker; the only bytes read are the `sid` of the address (without building a value).
+//! Replies travel back the same way. Headers and payloads are never decoded or re-encoded.
+//!
+//! Beyond the original broker, without changing what a peer sees: dispatch picks the live
+//! worker with the fewest requests in flight (ties round robin); an in-flight table answers
+//! waiting clients at once (503) when their worker expires, goes DOWN or disconnects; replies
+//! to clients that are gone are dropped and counted; queues and frame sizes are bounded.
+
+use crate::error::{status, Error, Result, ServiceError};
+use crate::mailbox::Mailbox;
+use crate::msgpack::{self, Value};
+use crate::protocol::{self, Address, MessageType, PROTOCOL, SMI_SID};
+use crate::socket::{self, Role, SocketOptions};
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Broker settings. Defaults are the deployed broker's.
+#[derive(Clone, Debug)]
+pub struct BrokerConfig {
+    /// Where clients connect (`MICRO_BROKER_FE_ADDR`, default `tcp://0.0.0.0:7777`).
+    pub frontend: String,
+    /// Where workers connect (`MICRO_BROKER_BE_ADDR`, default `tcp://0.0.0.0:7776`).
+    pub backend: String,
+    /// The workers' heartbeat interval (`MICRO_BROKER_HEARTBEAT`, 1000 ms); informational.
+    pub heartbeat: Duration,
+    /// A worker silent for longer is dropped (`MICRO_BROKER_MAX_TTL`, 2000 ms).
+    pub max_ttl: Duration,
+    /// How often liveness is checked (`MICRO_BROKER_UPDATE_INT`, 500 ms).
+    pub sweep_interval: Duration,
+    pub socket: SocketOptions,
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        BrokerConfig {
+            frontend: "tcp://0.0.0.0:7777".into(),
+            backend: "tcp://0.0.0.0:7776".into(),
+            heartbeat: Duration::from_millis(1000),
+            max_ttl: Duration::from_millis(2000),
+            sweep_interval: Duration::from_millis(500),
+            socket: SocketOptions::default(),
+        }
+    }
+}
+
+impl BrokerConfig {
+    pub fn new(frontend: impl Into<String>, backend: impl Into<String>) -> Self {
+        BrokerConfig { frontend: frontend.into(), backend: backend.into(), ..Default::default() }
+    }
+}
+
+/// Counters and gauges, updated by the broker thread and readable from any thread.
+#[derive(Debug, Default)]
+pub struct BrokerStats {
+    /// Requests received on the frontend (valid or not).
+    pub requests: AtomicU64,
+    /// Requests forwarded to a worker.
+    pub forwarded: AtomicU64,
+    /// Replies forwarded to clients.
+    pub replies: AtomicU64,
+    /// Requests answered 404: no live worker for the sid.
+    pub not_found: AtomicU64,
+    /// Requests answered 400: readable envelope, unreadable address.
+    pub bad_requests: AtomicU64,
+    /// Requests answered 503 because their worker was lost or its queue was full.
+    pub unavailable: AtomicU64,
+    /// Frontend messages dropped as malformed (wrong frame count, protocol or type).
+    pub malformed_frontend: AtomicU64,
+    /// Backend messages dropped as malformed.
+    pub malformed_backend: AtomicU64,
+    /// Replies dropped because their client is gone.
+    pub dropped_replies: AtomicU64,
+    /// SMI requests handled.
+    pub smi: AtomicU64,
+    /// Workers dropped for silence, DOWN, or disconnection.
+    pub workers_removed: AtomicU64,
+    /// Gauge: live workers.
+    pub workers: AtomicU64,
+    /// Gauge: requests forwarded and not yet answered.
+    pub in_flight: AtomicU64,
+}
+
+impl BrokerStats {
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+}
+
+fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+enum Command {
+    Stop,
+}
+
+/// A broker with its sockets bound, not yet serving. Binding happens here, on the caller's
+/// thread, so a bad or busy address is an error from [`Broker::bind`] rather than a log line.
+pub struct Broker {
+    frontend: zmq::Socket,
+    backend: zmq::Socket,
+    frontend_endpoint: String,
+    backend_endpoint: String,
+    config: BrokerConfig,
+    stats: Arc<BrokerStats>,
+}
+
+impl Broker {
+    pub fn bind(config: BrokerConfig) -> Result<Broker> {
+        if config.max_ttl.is_zero() || config.sweep_interval.is_zero() {
+            return Err(Error::InvalidArgument("max_ttl and sweep_interval must be positive".into()));
+        }
+        let (frontend, frontend_endpoint) = socket::open(Role::Frontend, &config.frontend, None, &config.socket)?;
+        let (backend, backend_endpoint) = socket::open(Role::Backend, &config.backend, None, &config.socket)?;
+        Ok(Broker { frontend, backend, frontend_endpoint, backend_endpoint, config, stats: Arc::default() })
+    }
+
+    /// The frontend endpoint actually bound (a `*` port resolved).
+    pub fn frontend_endpoint(&self) -> &str {
+        &self.frontend_endpoint
+    }
+
+    pub fn backend_endpoint(&self) -> &str {
+        &self.backend_endpoint
+    }
+
+    /// Serves on a background thread until [`RunningBroker::stop`] or drop.
+    pub fn start(self) -> Result<RunningBroker> {
+        let mailbox = Arc::new(Mailbox::new()?);
+        let stats = self.stats.clone();
+        let frontend_endpoint = self.frontend_endpoint.clone();
+        let backend_endpoint = self.backend_endpoint.clone();
+        let io_mailbox = mailbox.clone();
+        let thread = std::thread::Builder::new()
+            .name("zss-broker".into())
+            .spawn(move || Engine::new(self, io_mailbox).run())
+            .map_err(|e| Error::Socket { context: "spawn broker thread".into(), message: e.to_string() })?;
+        Ok(RunningBroker { mailbox, thread: Some(thread), frontend_endpoint, backend_endpoint, stats })
+    }
+}
+
+/// A broker serving in the background. Dropping it stops it and closes its sockets.
+pub struct RunningBroker {
+    mailbox: Arc<Mailbox<Command>>,
+    thread: Option<JoinHandle<()>>,
+    frontend_endpoint: String,
+    backend_endpoint: String,
+    stats: Arc<BrokerStats>,
+}
+
+impl RunningBroker {
+    pub fn frontend_endpoint(&self) -> &str {
+        &self.frontend_endpoint
+    }
+    pub fn backend_endpoint(&self) -> &str {
+        &self.backend_endpoint
+    }
+    pub fn stats(&self) -> &BrokerStats {
+        &self.stats
+    }
+
+    /// Stops serving and waits for the broker thread; the sockets are closed on return.
+    pub fn stop(&mut self) {
+        let _ = self.mailbox.send(Command::Stop);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for RunningBroker {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+type WorkerId = Rc<[u8]>;
+
+struct WorkerEntry {
+    sid: String,
+    last_seen: Instant,
+    in_flight: u32,
+}
+
+#[derive(Default)]
+struct Service {
+    workers: Vec<WorkerId>,
+    cursor: usize,
+}
+
+/// A forwarded request awaiting its reply. The key of the table is `client ‖ rid` with the
+/// client's length in front, so the client and rid can be recovered to answer it.
+struct InFlight {
+    worker: WorkerId,
+    address: Box<[u8]>,
+}
+
+fn inflight_key(client: &[u8], rid: &[u8]) -> Vec<u8> {
+    let mut key = Vec::with_capacity(2 + client.len() + rid.len());
+    key.extend_from_slice(&(client.len() as u16).to_be_bytes());
+    key.extend_from_slice(client);
+    key.extend_from_slice(rid);
+    key
+}
+
+fn split_key(key: &[u8]) -> (&[u8], &[u8]) {
+    let n = u16::from_be_bytes([key[0], key[1]]) as usize;
+    (&key[2..2 + n], &key[2 + n..])
+}
+
+const MAX_FRAMES: usize = 16;
+const BATCH: usize = 1024;
+
+struct Engine {
+    frontend: zmq::Socket,
+    backend: zmq::Socket,
+    mailbox: Arc<Mailbox<Command>>,
+    config: BrokerConfig,
+    stats: Arc<BrokerStats>,
+    workers: HashMap<WorkerId, WorkerEntry>,
+    services: HashMap<String, Service>,
+    inflight: HashMap<Vec<u8>, InFlight>,
+    /// Reused for upper-casing sids without allocating.
+    sid_buf: String,
+    frames: Vec<zmq::Message>,
+    not_found_payload: Vec<u8>,
+}
+
+impl Engine {
+    fn new(broker: Broker, mailbox: Arc<Mailbox<Command>>) -> Engine {
+        // The contract's broker 404 payload, plus `code` so the Node client passes it through.
+        let not_found = Value::map([
+            ("developerMessage", Value::from(status::messages(404).1)),
+            ("userMessage", Value::from(status::messages(404).0)),
+            ("errorCode", Value::from(404)),
+            ("code", Value::from(404)),
+        ]);
+        Engine {
+            frontend: broker.frontend,
+            backend: broker.backend,
+            mailbox,
+            config: broker.config,
+            stats: broker.stats,
+            workers: HashMap::new(),
+            services: HashMap::new(),
+            inflight: HashMap::new(),
+            sid_buf: String::with_capacity(64),
+            frames: Vec::with_capacity(MAX_FRAMES),
+            not_found_payload: msgpack::encode(&not_found).expect("static payload encodes"),
+        }
+    }
+
+    fn run(mut self) {
+        log::info!(
+            "broker serving clients on {} and workers on {}",
+            self.frontend.get_last_endpoint().ok().and_then(|r| r.ok()).unwrap_or_default(),
+            self.backend.get_last_endpoint().ok().and_then(|r| r.ok()).unwrap_or_default()
+        );
+        let mut next_sweep = Instant::now() + self.config.sweep_interval;
+        loop {
+            let timeout = next_sweep.saturating_duration_since(Instant::now()).as_millis() as i64 + 1;
+            let mut items = [
+                self.frontend.as_poll_item(zmq::POLLIN),
+                self.backend.as_poll_item(zmq::POLLIN),
+                zmq::PollItem::from_fd(self.mailbox.fd(), zmq::POLLIN),
+            ];
+            if let Err(e) = zmq::poll(&mut items, timeout) {
+                if e != zmq::Error::EINTR {
+                    log::error!("broker poll failed: {e}");
+                    break;
+                }
+            }
+            let (front, back, control) = (items[0].is_readable(), items[1].is_readable(), items[2].is_readable());
+            if control && self.mailbox.drain().iter().any(|c| matches!(c, Command::Stop)) {
+                break;
+            }
+            // Replies first: they free workers for the requests that follow.
+            if back {
+                for _ in 0..BATCH {
+                    if !self.recv(Side::Backend) {
+                        break;
+                    }
+                    self.on_backend();
+                }
+            }
+            if front {
+                for _ in 0..BATCH {
+                    if !self.recv(Side::Frontend) {
+                        break;
+                    }
+                    self.on_frontend();
+                }
+            }
+            let now = Instant::now();
+            if now >= next_sweep {
+                self.sweep(now);
+                next_sweep = now + self.config.sweep_interval;
+            }
+        }
+        log::info!("broker stopped");
+    }
+
+    /// Receives one whole multipart message into `self.frames`. False when nothing is waiting.
+    fn recv(&mut self, side: Side) -> bool {
+        self.frames.clear();
+        let sock = match side {
+            Side::Frontend => &self.frontend,
+            Side::Backend => &self.backend,
+        };
+        loop {
+            let flags = if self.frames.is_empty() { zmq::DONTWAIT } else { 0 };
+            match sock.recv_msg(flags) {
+                Ok(msg) => {
+                    let more = msg.get_more();
+                    if self.frames.len() < MAX_FRAMES {
+                        self.frames.push(msg);
+                    }
+                    if !more {
+                        return true;
+                    }
+                }
+                Err(zmq::Error::EAGAIN) => return false,
+                Err(e) => {
+                    log::error!("broker receive failed: {e}");
+                    return false;
+                }
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ frontend (clients)
+
+    /// `[client, protocol, type, rid, address, headers, status, payload]`
+    fn on_frontend(&mut self) {
+        bump(&self.stats.requests);
+        let f = &self.frames;
+        if f.len() != 8 || &f[1][..] != PROTOCOL.as_bytes() || &f[2][..] != MessageType::Req.as_bytes() {
+            bump(&self.stats.malformed_frontend);
+            log::warn!(
+                "dropped a malformed message from client {:?}: {} frames, protocol {:?}",
+                String::from_utf8_lossy(f.first().map(|m| &m[..]).unwrap_or_default()),
+                f.len(),
+                f.get(1).map(|m| String::from_utf8_lossy(m).into_owned())
+            );
+            return;
+        }
+        let Some(sid) = msgpack::map_str_field(&f[4], "sid") else {
+            bump(&self.stats.bad_requests);
+            log::warn!("request {} has no readable sid; answering 400", String::from_utf8_lossy(&f[3]));
+            let err = ServiceError::new(status::BAD_REQUEST).with_field("detail", "address has no string sid");
+            let payload = msgpack::encode(&err.to_payload()).expect("error payload encodes");
+            let address = Address::new("", "").encode();
+            self.answer_client(status::BAD_REQUEST, payload, Some(address));
+            return;
+        };
+        self.sid_buf.clear();
+        self.sid_buf.extend(sid.chars().flat_map(char::to_uppercase));
+
+        // The original broker answers 404 for the reserved SMI sid on the frontend too.
+        loop {
+            let Some(worker) = self.pick_worker() else {
+                bump(&self.stats.not_found);
+                log::info!("no live worker for {}; answering 404", self.sid_buf);
+                let payload = self.not_found_payload.clone();
+                self.answer_client(status::NOT_FOUND, payload, None);
+                return;
+            };
+            match self.forward_to_worker(&worker) {
+                Ok(()) => return,
+                Err(zmq::Error::EHOSTUNREACH) => {
+                    // The worker disconnected without DOWN: forget it and try the next one.
+                    self.remove_worker(&worker, "disconnected");
+                }
+                Err(e) => {
+                    bump(&self.stats.unavailable);
+                    log::warn!("could not forward to worker {}: {e}; answering 503", String::from_utf8_lossy(&worker));
+                    let err = ServiceError::with_messages(
+                        status::SERVICE_UNAVAILABLE,
+                        status::messages(status::SERVICE_UNAVAILABLE).0,
+                        "The service is overloaded: its queue at the broker is full.",
+                    );
+                    let payload = msgpack::encode(&err.to_payload()).expect("error payload encodes");
+                    self.answer_client(status::SERVICE_UNAVAILABLE, payload, None);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// The live worker of `self.sid_buf` with the fewest requests in flight; ties go round robin.
+    fn pick_worker(&mut self) -> Option<WorkerId> {
+        if self.sid_buf == SMI_SID {
+            return None;
+        }
+        let service = self.services.get_mut(self.sid_buf.as_str())?;
+        let n = service.workers.len();
+        let mut best: Option<(usize, u32)> = None;
+        for i in 0..n {
+            let idx = (service.cursor + i) % n;
+            let load = self.workers.get(&service.workers[idx]).map_or(u32::MAX, |w| w.in_flight);
+            if best.is_none_or(|(_, l)| load < l) {
+                best = Some((idx, load));
+                if load == 0 {
+                    break;
+                }
+            }
+        }
+        let (idx, _) = best?;
+        service.cursor = (idx + 1) % n;
+        Some(service.workers[idx].clone())
+    }
+
+    /// Sends the request in `self.frames` to `worker` and records it in flight. On error the
+    /// frames are still in place (ZeroMQ fails the first frame before taking any).
+    fn forward_to_worker(&mut self, worker: &WorkerId) -> std::result::Result<(), zmq::Error> {
+        let key = inflight_key(&self.frames[0], &self.frames[3]);
+        let address: Box<[u8]> = self.frames[4][..].into();
+        self.backend.send(&worker[..], zmq::SNDMORE | zmq::DONTWAIT)?;
+        let last = self.frames.len() - 1;
+        for (i, frame) in self.frames.drain(..).enumerate() {
+            let flags = if i == last { 0 } else { zmq::SNDMORE };
+            // Once the first frame is queued the rest of the message always follows.
+            self.backend.send(frame, flags)?;
+        }
+        if let Some(w) = self.workers.get_mut(worker) {
+            w.in_flight += 1;
+        }
+        if let Some(previous) = self.inflight.insert(key, InFlight { worker: worker.clone(), address }) {
+            // A client reused a rid while the first call is still open; keep counts honest.
+            self.release(&previous.worker);
+        }
+        bump(&self.stats.forwarded);
+        self.stats.in_flight.store(self.inflight.len() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Answers the request in `self.frames` directly: same rid, address (or `address`) and
+    /// headers, the given status and payload.
+    fn answer_client(&mut self, code: u16, payload: Vec<u8>, address: Option<Vec<u8>>) {
+        let mut f = std::mem::take(&mut self.frames);
+        let mut buf = [0u8; 5];
+        f[2] = zmq::Message::from(MessageType::Rep.as_bytes());
+        if let Some(a) = address {
+            f[4] = zmq::Message::from(a);
+        }
+        f[6] = zmq::Message::from(protocol::status_frame(code, &mut buf));
+        f[7] = zmq::Message::from(payload);
+        self.send_to_client(f.drain(..));
+        self.frames = f;
+    }
+
+    fn send_to_client(&mut self, frames: impl ExactSizeIterator<Item = zmq::Message>) {
+        let last = frames.len() - 1;
+        for (i, frame) in frames.enumerate() {
+            let flags = if i == last { 0 } else { zmq::SNDMORE };
+            if let Err(e) = self.frontend.send(frame, flags | zmq::DONTWAIT) {
+                // Only the first frame can fail; the client is gone or not reading.
+                bump(&self.stats.dropped_replies);
+                log::debug!("dropped a reply for a client that is gone: {e}");
+                return;
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ backend (workers)
+
+    /// `[worker, client, protocol, REP, rid, address, headers, status, payload]` (a reply) or
+    /// `[worker, (worker,)? protocol, REQ, rid, address, headers, status, payload]` (SMI).
+    fn on_backend(&mut self) {
+        let n = self.frames.len();
+        let base = match n {
+            8 => 1, // 7-frame message (Ruby SMI): no identity field
+            9 => 2, // 8-frame message: field 0 is the client (reply) or the worker itself (Node SMI)
+            _ => {
+                bump(&self.stats.malformed_backend);
+                log::warn!("dropped a backend message with {n} frames");
+                return;
+            }
+        };
+        if &self.frames[base][..] != PROTOCOL.as_bytes() {
+            bump(&self.stats.malformed_backend);
+            log::warn!("dropped a backend message with protocol {:?}", String::from_utf8_lossy(&self.frames[base]));
+            return;
+        }
+        let now = Instant::now();
+        if let Some(w) = self.workers.get_mut(&self.frames[0][..]) {
+            w.last_seen = now;
+        }
+        match MessageType::parse(&self.frames[base + 1]) {
+            Some(MessageType::Req) => self.on_smi(base),
+            Some(MessageType::Rep) if base == 2 => self.on_reply(),
+            _ => {
+                bump(&self.stats.malformed_backend);
+                log::warn!("dropped a backend message of type {:?}", String::from_utf8_lossy(&self.frames[base + 1]));
+            }
+        }
+    }
+
+    fn on_reply(&mut self) {
+        let key = inflight_key(&self.frames[1], &self.frames[4]);
+        if let Some(entry) = self.inflight.remove(&key) {
+            self.release(&entry.worker);
+            self.stats.in_flight.store(self.inflight.len() as u64, Ordering::Relaxed);
+        }
+        // Forwarded even without an in-flight entry: after a broker restart the client may
+        // still be waiting for a request the previous broker sent.
+        bump(&self.stats.replies);
+        let mut f = std::mem::take(&mut self.frames);
+        self.send_to_client(f.drain(1..));
+        self.frames = f;
+    }
+
+    fn release(&mut self, worker: &[u8]) {
+        if let Some(w) = self.workers.get_mut(worker) {
+            w.in_flight = w.in_flight.saturating_sub(1);
+        }
+    }
+
+    /// SMI: `{sid: "SMI", verb: UP|DOWN|HEARTBEAT}`, payload = the worker's sid.
+    fn on_smi(&mut self, base: usize) {
+        bump(&self.stats.smi);
+        let worker: WorkerId = self.frames[0][..].into();
+        let address = Address::decode(&self.frames[base + 3]);
+        let payload = msgpack::decode(&self.frames[base + 6]);
+        let code = match (&address, &payload) {
+            (Ok(a), Ok(Value::Str(sid))) if a.sid == SMI_SID => {
+                let sid = sid.to_uppercase();
+                match a.verb.to_uppercase().as_str() {
+                    "UP" => self.register(worker.clone(), sid),
+                    "DOWN" => self.unregister(&worker, &sid),
+                    "HEARTBEAT" => {
+                        if self.workers.get(&worker).is_some_and(|w| w.sid == sid) {
+                            status::OK
+                        } else {
+                            // How workers come back after a broker restart.
+                            self.register(worker.clone(), sid)
+                        }
+                    }
+                    _ => status::INTERNAL,
+                }
+            }
+            _ => status::INTERNAL,
+        };
+        if code != status::OK {
+            log::warn!(
+                "SMI request from {} answered {code} (address {:?}, payload {:?})",
+                String::from_utf8_lossy(&worker),
+                address.as_ref().map(|a| (&a.sid, &a.verb)).ok(),
+                payload.as_ref().ok()
+            );
+        }
+        // Reply with 7 frames at the worker: rid, address, headers and payload echoed.
+        let mut f = std::mem::take(&mut self.frames);
+        let mut buf = [0u8; 5];
+        f[base + 1] = zmq::Message::from(MessageType::Rep.as_bytes());
+        f[base + 5] = zmq::Message::from(protocol::status_frame(code, &mut buf));
+        let mut out = Vec::with_capacity(8);
+        let mut drained = f.drain(..);
+        out.push(drained.next().expect("worker frame"));
+        if base == 2 {
+            drained.next(); // the Node worker's own identity field is not echoed
+        }
+        out.extend(drained);
+        let last = out.len() - 1;
+        for (i, frame) in out.into_iter().enumerate() {
+            let flags = if i == last { 0 } else { zmq::SNDMORE };
+            if self.backend.send(frame, flags | zmq::DONTWAIT).is_err() {
+                break;
+            }
+        }
+        self.frames = f;
+    }
+
+    fn register(&mut self, worker: WorkerId, sid: String) -> u16 {
+        if let Some(existing) = self.workers.get(&worker) {
+            log::warn!(
+                "SMI UP from {} already registered for {}",
+                String::from_utf8_lossy(&worker),
+                existing.sid
+            );
+            return status::INTERNAL;
+        }
+        log::info!("worker {} registered for {sid}", String::from_utf8_lossy(&worker));
+        self.services.entry(sid.clone()).or_default().workers.push(worker.clone());
+        self.workers.insert(worker, WorkerEntry { sid, last_seen: Instant::now(), in_flight: 0 });
+        self.stats.workers.store(self.workers.len() as u64, Ordering::Relaxed);
+        status::OK
+    }
+
+    fn unregister(&mut self, worker: &WorkerId, sid: &str) -> u16 {
+        match self.workers.get(worker) {
+            Some(w) if w.sid == sid => {
+                self.remove_worker(worker, "DOWN");
+                status::OK
+            }
+            _ => status::INTERNAL,
+        }
+    }
+
+    /// Forgets a worker and answers every request it still had with 503.
+    fn remove_worker(&mut self, worker: &WorkerId, reason: &str) {
+        let Some(entry) = self.workers.remove(worker) else { return };
+        bump(&self.stats.workers_removed);
+        self.stats.workers.store(self.workers.len() as u64, Ordering::Relaxed);
+        if let Some(service) = self.services.get_mut(&entry.sid) {
+            service.workers.retain(|w| w != worker);
+            if service.cursor >= service.workers.len() {
+                service.cursor = 0;
+            }
+            if service.workers.is_empty() {
+                self.services.remove(&entry.sid);
+            }
+        }
+        log::info!(
+            "worker {} of {} removed ({reason}); {} requests in flight answered 503",
+            String::from_utf8_lossy(worker),
+            entry.sid,
+            entry.in_flight
+        );
+        if entry.in_flight == 0 {
+            return;
+        }
+        let orphaned: Vec<(Vec<u8>, InFlight)> = {
+            let keys: Vec<Vec<u8>> =
+                self.inflight.iter().filter(|(_, v)| &v.worker == worker).map(|(k, _)| k.clone()).collect();
+            keys.into_iter().filter_map(|k| self.inflight.remove(&k).map(|v| (k, v))).collect()
+        };
+        let err = ServiceError::new(status::SERVICE_UNAVAILABLE).with_field("detail", format!("worker {reason}"));
+        let payload = msgpack::encode(&err.to_payload()).expect("error payload encodes");
+        let headers = msgpack::encode(&Value::Map(Vec::new())).expect("empty map encodes");
+        for (key, entry) in orphaned {
+            bump(&self.stats.unavailable);
+            let (client, rid) = split_key(&key);
+            let frames = [
+                zmq::Message::from(client),
+                zmq::Message::from(PROTOCOL.as_bytes()),
+                zmq::Message::from(MessageType::Rep.as_bytes()),
+                zmq::Message::from(rid),
+                zmq::Message::from(&entry.address[..]),
+                zmq::Message::from(&headers[..]),
+                zmq::Message::from(&b"503"[..]),
+                zmq::Message::from(&payload[..]),
+            ];
+            self.send_to_client(frames.into_iter());
+        }
+        self.stats.in_flight.store(self.inflight.len() as u64, Ordering::Relaxed);
+    }
+
+    fn sweep(&mut self, now: Instant) {
+        let ttl = self.config.max_ttl;
+        let expired: Vec<WorkerId> = self
+            .workers
+            .iter()
+            .filter(|(_, w)| now.duration_since(w.last_seen) > ttl)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in expired {
+            self.remove_worker(&id, "expired");
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Side {
+    Frontend,
+    Backend,
+}

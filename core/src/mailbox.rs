@@ -1,0 +1,130 @@
+//! How public handles talk to the I/O thread that owns a socket.
+//!
+//! ZeroMQ sockets are not thread-safe, so each one lives on a single I/O thread blocked in
+//! `zmq_poll`. A [`Mailbox`] is a channel plus a pipe the I/O thread polls next to its socket:
+//! any thread may [`Mailbox::send`]; the I/O thread wakes and [`Mailbox::drain`]s. A flag keeps
+//! it to one pipe write per wake-up however many messages arrive.
+
+use std::os::unix::io::RawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::Mutex;
+
+pub struct Mailbox<T> {
+    tx: Mutex<mpsc::Sender<T>>,
+    rx: Mutex<mpsc::Receiver<T>>,
+    read_fd: RawFd,
+    write_fd: RawFd,
+    wake_pending: AtomicBool,
+}
+
+impl<T> Mailbox<T> {
+    pub fn new() -> crate::Result<Mailbox<T>> {
+        let mut fds = [0 as libc::c_int; 2];
+        // SAFETY: `fds` is a valid two-int array; the fds are owned by the Mailbox and closed in Drop.
+        if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
+            return Err(crate::Error::Socket {
+                context: "create I/O thread mailbox".into(),
+                message: std::io::Error::last_os_error().to_string(),
+            });
+        }
+        for fd in fds {
+            // SAFETY: fd was just returned by pipe().
+            unsafe {
+                let flags = libc::fcntl(fd, libc::F_GETFL);
+                libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK);
+                libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+            }
+        }
+        let (tx, rx) = mpsc::channel();
+        Ok(Mailbox {
+            tx: Mutex::new(tx),
+            rx: Mutex::new(rx),
+            read_fd: fds[0],
+            write_fd: fds[1],
+            wake_pending: AtomicBool::new(false),
+        })
+    }
+
+    /// Queues `msg` and wakes the I/O thread. Fails only when the I/O side is gone.
+    pub fn send(&self, msg: T) -> Result<(), T> {
+        let sent = self.tx.lock().unwrap_or_else(|p| p.into_inner()).send(msg);
+        if let Err(mpsc::SendError(msg)) = sent {
+            return Err(msg);
+        }
+        if !self.wake_pending.swap(true, Ordering::SeqCst) {
+            let byte = 1u8;
+            // SAFETY: write_fd is open for the Mailbox's lifetime; a full pipe (EAGAIN) already
+            // means a wake-up is pending, so the result can be ignored.
+            unsafe { libc::write(self.write_fd, &byte as *const u8 as *const libc::c_void, 1) };
+        }
+        Ok(())
+    }
+
+    /// The descriptor the I/O thread polls for readability.
+    pub fn fd(&self) -> RawFd {
+        self.read_fd
+    }
+
+    /// Clears the wake-up and returns everything queued so far. I/O thread only.
+    pub fn drain(&self) -> Vec<T> {
+        self.wake_pending.store(false, Ordering::SeqCst);
+        let mut buf = [0u8; 64];
+        // SAFETY: reading into a local buffer from our own non-blocking pipe.
+        while unsafe { libc::read(self.read_fd, buf.as_mut_ptr() as *mut libc::c_void, buf.len()) } > 0 {}
+        let rx = self.rx.lock().unwrap_or_else(|p| p.into_inner());
+        rx.try_iter().collect()
+    }
+}
+
+impl<T> Drop for Mailbox<T> {
+    fn drop(&mut self) {
+        // SAFETY: both fds were opened in new() and are closed exactly once here.
+        unsafe {
+            libc::close(self.read_fd);
+            libc::close(self.write_fd);
+        }
+    }
+}
+
+/// A one-shot slot a waiter blocks on; the blocking form of every asynchronous result.
+pub struct Oneshot<T> {
+    value: Mutex<Option<T>>,
+    ready: std::sync::Condvar,
+}
+
+impl<T> Oneshot<T> {
+    pub fn new() -> Oneshot<T> {
+        Oneshot { value: Mutex::new(None), ready: std::sync::Condvar::new() }
+    }
+
+    pub fn set(&self, v: T) {
+        *self.value.lock().unwrap_or_else(|p| p.into_inner()) = Some(v);
+        self.ready.notify_all();
+    }
+
+    /// Takes the value, waiting at most `timeout` (`None`: forever).
+    pub fn take(&self, timeout: Option<std::time::Duration>) -> Option<T> {
+        let mut guard = self.value.lock().unwrap_or_else(|p| p.into_inner());
+        let deadline = timeout.map(|t| std::time::Instant::now() + t);
+        loop {
+            if let Some(v) = guard.take() {
+                return Some(v);
+            }
+            match deadline {
+                None => guard = self.ready.wait(guard).unwrap_or_else(|p| p.into_inner()),
+                Some(d) => {
+                    let now = std::time::Instant::now();
+                    if now >= d {
+                        return None;
+                    }
+                    guard = self.ready.wait_timeout(guard, d - now).unwrap_or_else(|p| p.into_inner()).0;
+                }
+            }
+        }
+    }
+
+    pub fn is_set(&self) -> bool {
+        self.value.lock().unwrap_or_else(|p| p.into_inner()).is_some()
+    }
+}

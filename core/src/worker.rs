@@ -1,0 +1,682 @@
+//! The ZSS worker ("service"): serves one sid through a broker's backend.
+//!
+//! The I/O thread owns the DEALER socket: it registers (SMI UP), heartbeats, detects a lost
+//! broker and reconnects, and hands requests to handlers on a pool of threads, at most
+//! `concurrency` at a time. A handler answers through a [`Responder`], from any thread and at
+//! any time; the reply is encoded on the answering thread and sent by the I/O thread.
+
+use crate::error::{status, Error, Result, ServiceError};
+use crate::mailbox::{Mailbox, Oneshot};
+use crate::msgpack::{self, Value};
+use crate::protocol::{self, Address, FrameError, Message, MessageType, PROTOCOL, SMI_SID};
+use crate::socket::{self, Role, SocketOptions};
+use std::collections::{HashMap, VecDeque};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Worker settings. Defaults follow the deployed services.
+#[derive(Clone, Debug)]
+pub struct WorkerConfig {
+    /// The broker's backend, e.g. `tcp://127.0.0.1:7776`.
+    pub broker: String,
+    /// The service id served (upper-cased on the wire).
+    pub sid: String,
+    /// SMI HEARTBEAT interval (default 1000 ms).
+    pub heartbeat: Duration,
+    /// Requests handled at once; more wait in the worker's queue (default 16).
+    pub concurrency: usize,
+    /// The broker counts as lost after this many heartbeats without an SMI reply; the worker
+    /// then reconnects with a fresh identity and registers again (default 3).
+    pub lost_after_beats: u32,
+    /// How long [`RunningWorker::stop`] waits for handlers in flight before sending DOWN, and
+    /// then for the broker's DOWN reply (default 2 s each).
+    pub stop_timeout: Duration,
+    pub socket: SocketOptions,
+}
+
+impl WorkerConfig {
+    pub fn new(sid: impl Into<String>) -> Self {
+        WorkerConfig {
+            broker: "tcp://127.0.0.1:7776".into(),
+            sid: sid.into(),
+            heartbeat: Duration::from_millis(1000),
+            concurrency: 16,
+            lost_after_beats: 3,
+            stop_timeout: Duration::from_secs(2),
+            socket: SocketOptions::default(),
+        }
+    }
+    pub fn broker(mut self, endpoint: impl Into<String>) -> Self {
+        self.broker = endpoint.into();
+        self
+    }
+    pub fn heartbeat(mut self, every: Duration) -> Self {
+        self.heartbeat = every;
+        self
+    }
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n;
+        self
+    }
+}
+
+/// A request as a handler sees it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Request {
+    /// The calling client's identity (`<prefix>#<uuid>`).
+    pub client: String,
+    pub rid: String,
+    pub address: Address,
+    /// The request headers (a map; empty when the caller sent none).
+    pub headers: Value,
+    pub payload: Value,
+}
+
+/// A successful answer. `status` defaults to 200, or 204 when the payload is nil.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Response {
+    pub status: Option<u16>,
+    pub payload: Value,
+    /// Added to (or replacing) the request's headers in the reply.
+    pub headers: Vec<(String, Value)>,
+}
+
+impl Default for Value {
+    fn default() -> Value {
+        Value::Nil
+    }
+}
+
+impl Response {
+    pub fn ok(payload: impl Into<Value>) -> Response {
+        Response { payload: payload.into(), ..Default::default() }
+    }
+    /// A chosen 2xx status; anything else is turned into a 500 (as the Node service does).
+    pub fn with_status(status: u16, payload: impl Into<Value>) -> Response {
+        Response { status: Some(status), payload: payload.into(), headers: Vec::new() }
+    }
+    pub fn header(mut self, key: impl Into<String>, value: impl Into<Value>) -> Response {
+        self.headers.push((key.into(), value.into()));
+        self
+    }
+}
+
+impl From<Value> for Response {
+    fn from(v: Value) -> Response {
+        Response::ok(v)
+    }
+}
+
+pub type HandlerResult = std::result::Result<Response, ServiceError>;
+
+type HandlerFn = Arc<dyn Fn(Request, Responder) + Send + Sync>;
+
+/// Counters a running worker keeps (read with [`RunningWorker::stats`]).
+#[derive(Debug, Default)]
+pub struct WorkerStats {
+    pub requests: AtomicU64,
+    pub replies: AtomicU64,
+    pub handler_errors: AtomicU64,
+    pub not_found: AtomicU64,
+    pub malformed: AtomicU64,
+    pub reconnects: AtomicU64,
+}
+
+enum Command {
+    Reply(Vec<Vec<u8>>),
+    Stop,
+}
+
+/// Answers one request, exactly once. Dropping it unanswered answers 500 (a handler that
+/// panicked, or forgot to reply): a caller never waits for a reply that cannot come.
+pub struct Responder {
+    inner: Option<ResponderInner>,
+}
+
+struct ResponderInner {
+    mailbox: Arc<Mailbox<Command>>,
+    stats: Arc<WorkerStats>,
+    client: String,
+    rid: String,
+    address_frame: Vec<u8>,
+    headers: Value,
+    started: Instant,
+}
+
+impl Responder {
+    /// Sends the handler's outcome. Callable from any thread.
+    pub fn send(mut self, result: HandlerResult) {
+        if let Some(inner) = self.inner.take() {
+            inner.finish(result);
+        }
+    }
+}
+
+impl Drop for Responder {
+    fn drop(&mut self) {
+        if let Some(inner) = self.inner.take() {
+            if !std::thread::panicking() {
+                log::error!("handler for rid {} returned without replying; answering 500", inner.rid);
+            }
+            inner.finish(Err(ServiceError::new(status::INTERNAL)));
+        }
+    }
+}
+
+impl ResponderInner {
+    fn finish(self, result: HandlerResult) {
+        let (status, payload, extra_headers) = match result {
+            Ok(r) => match r.status {
+                Some(s) if !status::is_success(s) => {
+                    log::warn!("handler for rid {} returned non-2xx success status {s}; answering 500", self.rid);
+                    self.stats.handler_errors.fetch_add(1, Ordering::Relaxed);
+                    (status::INTERNAL, ServiceError::new(status::INTERNAL).to_payload(), Vec::new())
+                }
+                s => {
+                    let s = s.unwrap_or(if r.payload.is_nil() { status::NO_CONTENT } else { status::OK });
+                    (s, r.payload, r.headers)
+                }
+            },
+            Err(e) => {
+                self.stats.handler_errors.fetch_add(1, Ordering::Relaxed);
+                (e.code, e.to_payload(), Vec::new())
+            }
+        };
+        let mut headers = match self.headers {
+            Value::Map(_) => self.headers.clone(),
+            _ => Value::Map(Vec::new()),
+        };
+        for (k, v) in extra_headers {
+            headers.insert(&k, v);
+        }
+        let elapsed_ms = self.started.elapsed().as_secs_f64() * 1000.0;
+        headers.insert("response-time", Value::Float(elapsed_ms));
+        let frames = match reply_frames(&self.client, &self.rid, &self.address_frame, &headers, status, &payload) {
+            Ok(f) => f,
+            Err(e) => {
+                log::error!("reply to rid {} cannot be encoded ({e}); answering 500", self.rid);
+                let err = ServiceError::new(status::INTERNAL).to_payload();
+                reply_frames(&self.client, &self.rid, &self.address_frame, &headers, status::INTERNAL, &err)
+                    .expect("standard error payload encodes")
+            }
+        };
+        self.stats.replies.fetch_add(1, Ordering::Relaxed);
+        if self.mailbox.send(Command::Reply(frames)).is_err() {
+            log::warn!("worker stopped before the reply to rid {} could be sent", self.rid);
+        }
+    }
+}
+
+fn reply_frames(
+    client: &str,
+    rid: &str,
+    address_frame: &[u8],
+    headers: &Value,
+    status: u16,
+    payload: &Value,
+) -> std::result::Result<Vec<Vec<u8>>, msgpack::EncodeError> {
+    Ok(vec![
+        client.as_bytes().to_vec(),
+        PROTOCOL.as_bytes().to_vec(),
+        MessageType::Rep.as_bytes().to_vec(),
+        rid.as_bytes().to_vec(),
+        address_frame.to_vec(),
+        msgpack::encode(headers)?,
+        status.to_string().into_bytes(),
+        msgpack::encode(payload)?,
+    ])
+}
+
+/// A service definition: its settings and a handler per verb. Start it with [`Worker::start`].
+pub struct Worker {
+    config: WorkerConfig,
+    handlers: HashMap<String, HandlerFn>,
+}
+
+impl Worker {
+    pub fn new(config: WorkerConfig) -> Worker {
+        Worker { config, handlers: HashMap::new() }
+    }
+
+    /// Registers a handler for `verb` (case-insensitive). It runs on a worker thread and its
+    /// result becomes the reply: `Ok(Response)` → 2xx, `Err(ServiceError)` → its code and
+    /// error payload, a panic → 500 with a generic message (the detail goes to the log).
+    pub fn verb<F>(&mut self, verb: &str, handler: F) -> &mut Self
+    where
+        F: Fn(&Request) -> HandlerResult + Send + Sync + 'static,
+    {
+        self.verb_with_responder(verb, move |req, responder| responder.send(handler(&req)))
+    }
+
+    /// Registers a handler that answers through a [`Responder`], possibly later and from
+    /// another thread (the bindings use this to run handlers on their own runtimes).
+    pub fn verb_with_responder<F>(&mut self, verb: &str, handler: F) -> &mut Self
+    where
+        F: Fn(Request, Responder) + Send + Sync + 'static,
+    {
+        self.handlers.insert(verb.to_uppercase(), Arc::new(handler));
+        self
+    }
+
+    pub fn verbs(&self) -> impl Iterator<Item = &str> {
+        self.handlers.keys().map(String::as_str)
+    }
+
+    /// Connects, registers with the broker (SMI UP) and serves in the background.
+    pub fn start(self) -> Result<RunningWorker> {
+        let config = self.config;
+        if config.sid.is_empty() || config.sid.eq_ignore_ascii_case(SMI_SID) {
+            return Err(Error::InvalidArgument(format!("invalid service id {:?}", config.sid)));
+        }
+        if config.concurrency == 0 || config.heartbeat.is_zero() {
+            return Err(Error::InvalidArgument("concurrency and heartbeat must be positive".into()));
+        }
+        let sid = config.sid.to_uppercase();
+        let identity = protocol::new_identity(&sid);
+        let (sock, _) = socket::open(Role::Worker, &config.broker, Some(&identity), &config.socket)?;
+        let mailbox = Arc::new(Mailbox::new()?);
+        let stats = Arc::new(WorkerStats::default());
+        let stopped = Arc::new(Oneshot::new());
+        let pool = Pool::new(config.concurrency, &sid)?;
+        let io = IoLoop {
+            socket: sock,
+            identity: identity.clone(),
+            sid,
+            config,
+            handlers: Arc::new(self.handlers),
+            mailbox: mailbox.clone(),
+            stats: stats.clone(),
+            pool,
+            in_flight: 0,
+            backlog: VecDeque::new(),
+        };
+        let done = stopped.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("zss-worker {identity}"))
+            .spawn(move || {
+                io.run();
+                done.set(());
+            })
+            .map_err(|e| Error::Socket { context: "spawn worker I/O thread".into(), message: e.to_string() })?;
+        Ok(RunningWorker { mailbox, thread: Mutex::new(Some(thread)), identity, stats, stopped })
+    }
+
+    /// Starts and blocks until [`RunningWorker::stop`] is called from a handler or another
+    /// handle (signal handling belongs to the program: see `zss echo`).
+    pub fn run(self) -> Result<()> {
+        let running = self.start()?;
+        running.wait(None);
+        Ok(())
+    }
+}
+
+/// A worker serving in the background. Dropping it stops it.
+pub struct RunningWorker {
+    mailbox: Arc<Mailbox<Command>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    identity: String,
+    stats: Arc<WorkerStats>,
+    stopped: Arc<Oneshot<()>>,
+}
+
+impl RunningWorker {
+    /// The socket identity, `<SID>#<uuid>` (a new one after a reconnect is not reflected).
+    pub fn identity(&self) -> &str {
+        &self.identity
+    }
+
+    pub fn stats(&self) -> &WorkerStats {
+        &self.stats
+    }
+
+    /// Asks the worker to stop: it finishes the handlers in flight (bounded by
+    /// `stop_timeout`), sends SMI DOWN and waits (bounded) for the broker's reply.
+    /// Returns at once; use [`RunningWorker::wait`] or [`RunningWorker::join`] to wait.
+    pub fn stop(&self) {
+        let _ = self.mailbox.send(Command::Stop);
+    }
+
+    /// Waits until the worker has stopped, at most `timeout`; true if it has.
+    pub fn wait(&self, timeout: Option<Duration>) -> bool {
+        if self.stopped.is_set() {
+            return true;
+        }
+        match self.stopped.take(timeout) {
+            Some(()) => {
+                self.stopped.set(());
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Stops and waits for the I/O thread to finish.
+    pub fn join(&self) {
+        self.stop();
+        if let Some(t) = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            if t.thread().id() != std::thread::current().id() {
+                let _ = t.join();
+            }
+        }
+    }
+}
+
+impl Drop for RunningWorker {
+    fn drop(&mut self) {
+        self.join();
+    }
+}
+
+/// Threads that run handlers. Each job is one request.
+struct Pool {
+    queue: Arc<(Mutex<PoolQueue>, Condvar)>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+struct PoolQueue {
+    jobs: VecDeque<(HandlerFn, Request, Responder)>,
+    closed: bool,
+}
+
+impl Pool {
+    fn new(size: usize, sid: &str) -> Result<Pool> {
+        let queue = Arc::new((Mutex::new(PoolQueue { jobs: VecDeque::new(), closed: false }), Condvar::new()));
+        let mut threads = Vec::with_capacity(size);
+        for i in 0..size {
+            let q = queue.clone();
+            let t = std::thread::Builder::new()
+                .name(format!("zss-handler {sid} {i}"))
+                .spawn(move || Pool::work(&q))
+                .map_err(|e| Error::Socket { context: "spawn handler thread".into(), message: e.to_string() })?;
+            threads.push(t);
+        }
+        Ok(Pool { queue, threads })
+    }
+
+    fn work(queue: &(Mutex<PoolQueue>, Condvar)) {
+        loop {
+            let job = {
+                let mut q = queue.0.lock().unwrap_or_else(|p| p.into_inner());
+                loop {
+                    if let Some(job) = q.jobs.pop_front() {
+                        break job;
+                    }
+                    if q.closed {
+                        return;
+                    }
+                    q = queue.1.wait(q).unwrap_or_else(|p| p.into_inner());
+                }
+            };
+            let (handler, request, responder) = job;
+            let rid = request.rid.clone();
+            if let Err(panic) = catch_unwind(AssertUnwindSafe(|| handler(request, responder))) {
+                let detail = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "non-string panic".into());
+                // The responder was dropped while unwinding and has answered 500.
+                log::error!("handler for rid {rid} panicked: {detail}");
+            }
+        }
+    }
+
+    fn submit(&self, handler: HandlerFn, request: Request, responder: Responder) {
+        let mut q = self.queue.0.lock().unwrap_or_else(|p| p.into_inner());
+        q.jobs.push_back((handler, request, responder));
+        self.queue.1.notify_one();
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        self.queue.0.lock().unwrap_or_else(|p| p.into_inner()).closed = true;
+        self.queue.1.notify_all();
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+struct IoLoop {
+    socket: zmq::Socket,
+    identity: String,
+    sid: String,
+    config: WorkerConfig,
+    handlers: Arc<HashMap<String, HandlerFn>>,
+    mailbox: Arc<Mailbox<Command>>,
+    stats: Arc<WorkerStats>,
+    pool: Pool,
+    in_flight: usize,
+    backlog: VecDeque<(HandlerFn, Request, Responder)>,
+}
+
+/// Where a stopping worker is.
+enum Stopping {
+    Running,
+    /// Waiting for handlers in flight until the deadline.
+    Draining(Instant),
+    /// DOWN sent; waiting for its reply until the deadline.
+    Down(Instant),
+}
+
+impl IoLoop {
+    fn run(mut self) {
+        let heartbeat = self.config.heartbeat;
+        let lost_after = heartbeat * self.config.lost_after_beats.max(1);
+        self.smi("UP");
+        log::info!("worker {} serving {} via {}", self.identity, self.sid, self.config.broker);
+        let mut next_beat = Instant::now() + heartbeat;
+        let mut last_broker_reply = Instant::now();
+        let mut stopping = Stopping::Running;
+        loop {
+            let now = Instant::now();
+            let wake_at = match stopping {
+                Stopping::Running => next_beat,
+                Stopping::Draining(d) | Stopping::Down(d) => d.min(next_beat),
+            };
+            let timeout_ms = wake_at.saturating_duration_since(now).as_millis() as i64 + 1;
+            let mut items =
+                [self.socket.as_poll_item(zmq::POLLIN), zmq::PollItem::from_fd(self.mailbox.fd(), zmq::POLLIN)];
+            if let Err(e) = zmq::poll(&mut items, timeout_ms) {
+                if e != zmq::Error::EINTR {
+                    log::error!("worker poll failed: {e}");
+                    break;
+                }
+            }
+            let (socket_ready, mailbox_ready) = (items[0].is_readable(), items[1].is_readable());
+            if mailbox_ready {
+                for cmd in self.mailbox.drain() {
+                    match cmd {
+                        Command::Reply(frames) => {
+                            if let Err(e) = self.socket.send_multipart(frames, 0) {
+                                log::error!("worker failed to send a reply: {e}");
+                            }
+                            self.in_flight -= 1;
+                            self.dispatch_backlog();
+                        }
+                        Command::Stop => {
+                            if matches!(stopping, Stopping::Running) {
+                                stopping = Stopping::Draining(Instant::now() + self.config.stop_timeout);
+                            }
+                        }
+                    }
+                }
+            }
+            if socket_ready {
+                if self.receive_all(&mut last_broker_reply) {
+                    if let Stopping::Down(_) = stopping {
+                        log::info!("worker {} unregistered", self.identity);
+                        break;
+                    }
+                }
+            }
+            let now = Instant::now();
+            if now >= next_beat {
+                if matches!(stopping, Stopping::Running | Stopping::Draining(_)) {
+                    self.smi("HEARTBEAT");
+                }
+                next_beat = now + heartbeat;
+                if now.duration_since(last_broker_reply) > lost_after {
+                    log::warn!(
+                        "worker {}: no reply from the broker for {:?}; reconnecting",
+                        self.identity,
+                        now.duration_since(last_broker_reply)
+                    );
+                    self.reconnect();
+                    last_broker_reply = now;
+                }
+            }
+            match stopping {
+                Stopping::Draining(deadline) if (self.in_flight == 0 && self.backlog.is_empty()) || now >= deadline => {
+                    if self.in_flight > 0 {
+                        log::warn!("worker {}: {} requests still in flight at stop", self.identity, self.in_flight);
+                    }
+                    self.smi("DOWN");
+                    stopping = Stopping::Down(now + self.config.stop_timeout);
+                }
+                Stopping::Down(deadline) if now >= deadline => {
+                    log::warn!("worker {}: no reply to DOWN; stopping anyway", self.identity);
+                    break;
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Sends an SMI request, as the Node workers do (8 frames, field 0 = our identity).
+    fn smi(&self, verb: &str) {
+        let msg = Message {
+            identity: Some(self.identity.clone()),
+            kind: MessageType::Req,
+            rid: protocol::new_rid(),
+            address: Address::new(SMI_SID, verb),
+            headers: Value::Nil,
+            status: None,
+            payload: Value::from(self.sid.as_str()),
+        };
+        let frames = msg.to_frames().expect("SMI message encodes");
+        if let Err(e) = self.socket.send_multipart(frames, zmq::DONTWAIT) {
+            log::warn!("worker {}: SMI {verb} not sent: {e}", self.identity);
+        }
+    }
+
+    fn reconnect(&mut self) {
+        let identity = protocol::new_identity(&self.sid);
+        match socket::open(Role::Worker, &self.config.broker, Some(&identity), &self.config.socket) {
+            Ok((sock, _)) => {
+                self.socket = sock;
+                self.identity = identity;
+                self.stats.reconnects.fetch_add(1, Ordering::Relaxed);
+                self.smi("UP");
+            }
+            Err(e) => log::error!("worker reconnect failed: {e}"),
+        }
+    }
+
+    /// Reads everything available. Returns true when a DOWN reply arrived.
+    fn receive_all(&mut self, last_broker_reply: &mut Instant) -> bool {
+        let mut down_acked = false;
+        loop {
+            let frames = match self.socket.recv_multipart(zmq::DONTWAIT) {
+                Ok(f) => f,
+                Err(zmq::Error::EAGAIN) => return down_acked,
+                Err(e) => {
+                    log::error!("worker receive failed: {e}");
+                    return down_acked;
+                }
+            };
+            *last_broker_reply = Instant::now();
+            match Message::from_frames(&frames) {
+                Ok(msg) if msg.kind == MessageType::Rep => {
+                    if msg.address.sid == SMI_SID {
+                        log::trace!("SMI {} answered {:?}", msg.address.verb, msg.status);
+                        down_acked |= msg.address.verb == "DOWN";
+                    }
+                }
+                Ok(mut msg) => match msg.identity.take() {
+                    Some(client) => self.accept(client, msg, frames),
+                    None => {
+                        self.stats.malformed.fetch_add(1, Ordering::Relaxed);
+                        log::warn!("worker dropped a request without a client identity (rid {})", msg.rid);
+                    }
+                },
+                Err(e) => self.reject_malformed(&frames, e),
+            }
+        }
+    }
+
+    fn accept(&mut self, client: String, msg: Message, mut frames: Vec<Vec<u8>>) {
+        self.stats.requests.fetch_add(1, Ordering::Relaxed);
+        let address_frame = std::mem::take(&mut frames[4]);
+        let headers = if msg.headers.is_nil() { Value::Map(Vec::new()) } else { msg.headers };
+        let responder = Responder {
+            inner: Some(ResponderInner {
+                mailbox: self.mailbox.clone(),
+                stats: self.stats.clone(),
+                client: client.clone(),
+                rid: msg.rid.clone(),
+                address_frame,
+                headers: headers.clone(),
+                started: Instant::now(),
+            }),
+        };
+        self.in_flight += 1;
+        let handler = if msg.address.sid.eq_ignore_ascii_case(&self.sid) {
+            self.handlers.get(&msg.address.verb.to_uppercase()).cloned()
+        } else {
+            None
+        };
+        let Some(handler) = handler else {
+            self.stats.not_found.fetch_add(1, Ordering::Relaxed);
+            log::warn!("worker {} has no verb {}:{}", self.identity, msg.address.sid, msg.address.verb);
+            responder.send(Err(ServiceError::new(status::NOT_FOUND)));
+            return;
+        };
+        let request = Request { client, rid: msg.rid, address: msg.address, headers, payload: msg.payload };
+        self.backlog.push_back((handler, request, responder));
+        self.dispatch_backlog();
+    }
+
+    fn dispatch_backlog(&mut self) {
+        // `in_flight` counts every accepted request; the ones in the backlog are not running yet.
+        let running = self.in_flight - self.backlog.len();
+        let free = self.config.concurrency.saturating_sub(running);
+        for _ in 0..free {
+            match self.backlog.pop_front() {
+                Some((h, req, resp)) => self.pool.submit(h, req, resp),
+                None => break,
+            }
+        }
+    }
+
+    /// A request we cannot parse still gets an answer (400) when its sender and rid are
+    /// readable; otherwise it is logged and counted.
+    fn reject_malformed(&mut self, frames: &[Vec<u8>], error: FrameError) {
+        self.stats.malformed.fetch_add(1, Ordering::Relaxed);
+        log::warn!("worker {} dropped a malformed message: {error}", self.identity);
+        let answerable = frames.len() == 8
+            && protocol::envelope_offset(frames).is_ok()
+            && frames[2] == MessageType::Req.as_bytes()
+            && std::str::from_utf8(&frames[0]).is_ok()
+            && std::str::from_utf8(&frames[3]).is_ok();
+        if !answerable {
+            return;
+        }
+        let address = match Address::decode(&frames[4]) {
+            Ok(_) => frames[4].clone(),
+            Err(_) => Address::new(&self.sid, "").encode(),
+        };
+        let err = ServiceError::new(status::BAD_REQUEST).with_field("detail", error.to_string());
+        let client = String::from_utf8_lossy(&frames[0]);
+        let rid = String::from_utf8_lossy(&frames[3]);
+        let reply = reply_frames(&client, &rid, &address, &Value::Map(Vec::new()), status::BAD_REQUEST, &err.to_payload())
+            .expect("error payload encodes");
+        if let Err(e) = self.socket.send_multipart(reply, zmq::DONTWAIT) {
+            log::warn!("worker could not answer a malformed request: {e}");
+        }
+    }
+}
