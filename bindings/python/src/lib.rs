@@ -1,0 +1,1 @@
+//! Python binding for zss (in progress).
