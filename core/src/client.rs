@@ -118,6 +118,7 @@ enum Command {
 
 struct Shared {
     mailbox: Arc<Mailbox<Command>>,
+    closed: std::sync::atomic::AtomicBool,
     identity: String,
     config: ClientConfig,
     io_thread: std::sync::Mutex<Option<JoinHandle<()>>>,
@@ -145,6 +146,7 @@ impl Client {
             mailbox,
             identity: identity.clone(),
             config,
+            closed: Default::default(),
             io_thread: std::sync::Mutex::new(None),
         });
         let handle = std::thread::Builder::new()
@@ -187,6 +189,9 @@ impl Client {
     /// Sends `call`; `done` is called exactly once with the outcome, on the client's I/O thread
     /// (see [`Completion`]). Errors in the arguments are returned here and `done` is not called.
     pub fn send(&self, call: Call, done: Completion) -> Result<()> {
+        if self.shared.closed.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(Error::Closed);
+        }
         let sid = call
             .sid
             .as_deref()
@@ -212,6 +217,7 @@ impl Client {
 
     /// Closes the socket; calls still waiting fail with [`Error::Closed`]. Idempotent.
     pub fn close(&self) {
+        self.shared.closed.store(true, std::sync::atomic::Ordering::SeqCst);
         let _ = self.shared.mailbox.send(Command::Close);
         let handle = self.shared.io_thread.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(h) = handle {
@@ -301,6 +307,12 @@ impl IoLoop {
                 self.receive_all();
             }
             self.expire(Instant::now());
+        }
+        // Calls that raced with close() are failed, never left waiting.
+        for cmd in self.mailbox.close() {
+            if let Command::Call { done, .. } = cmd {
+                done(Err(Error::Closed));
+            }
         }
         for (_, p) in self.pending.drain() {
             (p.done)(Err(Error::Closed));

@@ -11,7 +11,8 @@ use std::sync::mpsc;
 use std::sync::Mutex;
 
 pub struct Mailbox<T> {
-    tx: Mutex<mpsc::Sender<T>>,
+    /// `None` once the I/O side has closed the mailbox.
+    tx: Mutex<Option<mpsc::Sender<T>>>,
     rx: Mutex<mpsc::Receiver<T>>,
     read_fd: RawFd,
     write_fd: RawFd,
@@ -38,7 +39,7 @@ impl<T> Mailbox<T> {
         }
         let (tx, rx) = mpsc::channel();
         Ok(Mailbox {
-            tx: Mutex::new(tx),
+            tx: Mutex::new(Some(tx)),
             rx: Mutex::new(rx),
             read_fd: fds[0],
             write_fd: fds[1],
@@ -48,9 +49,12 @@ impl<T> Mailbox<T> {
 
     /// Queues `msg` and wakes the I/O thread. Fails only when the I/O side is gone.
     pub fn send(&self, msg: T) -> Result<(), T> {
-        let sent = self.tx.lock().unwrap_or_else(|p| p.into_inner()).send(msg);
-        if let Err(mpsc::SendError(msg)) = sent {
-            return Err(msg);
+        {
+            let tx = self.tx.lock().unwrap_or_else(|p| p.into_inner());
+            let Some(tx) = tx.as_ref() else { return Err(msg) };
+            if let Err(mpsc::SendError(msg)) = tx.send(msg) {
+                return Err(msg);
+            }
         }
         if !self.wake_pending.swap(true, Ordering::SeqCst) {
             let byte = 1u8;
@@ -68,12 +72,22 @@ impl<T> Mailbox<T> {
 
     /// Clears the wake-up and returns everything queued so far. I/O thread only.
     pub fn drain(&self) -> Vec<T> {
-        self.wake_pending.store(false, Ordering::SeqCst);
+        // Order matters: empty the pipe, then clear the flag, then take the messages. Clearing
+        // first would let a sender's byte be swallowed here while its flag stays set, and every
+        // later send would skip the wake-up: a lost message.
         let mut buf = [0u8; 64];
         // SAFETY: reading into a local buffer from our own non-blocking pipe.
         while unsafe { libc::read(self.read_fd, buf.as_mut_ptr() as *mut libc::c_void, buf.len()) } > 0 {}
+        self.wake_pending.store(false, Ordering::SeqCst);
         let rx = self.rx.lock().unwrap_or_else(|p| p.into_inner());
         rx.try_iter().collect()
+    }
+
+    /// Refuses further messages and returns those still queued. I/O thread only, on exit:
+    /// after this every `send` fails, so no message can be left behind unanswered.
+    pub fn close(&self) -> Vec<T> {
+        self.tx.lock().unwrap_or_else(|p| p.into_inner()).take();
+        self.drain()
     }
 }
 

@@ -465,6 +465,12 @@ enum Stopping {
 
 impl IoLoop {
     fn run(mut self) {
+        self.serve();
+        // Replies from handlers still running are refused from here on (and logged by them).
+        let _ = self.mailbox.close();
+    }
+
+    fn serve(&mut self) {
         let heartbeat = self.config.heartbeat;
         let lost_after = heartbeat * self.config.lost_after_beats.max(1);
         self.smi("UP");

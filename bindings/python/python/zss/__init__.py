@@ -1,0 +1,42 @@
+"""zss — the ZeroMQ Service Suite (ZSS/0.0) for Python.
+
+A client, a service (worker) and an in-process broker, wire-compatible with the original
+Node.js and Ruby packages. The protocol lives in the Rust core; this package is its binding.
+
+>>> import zss
+>>> with zss.Broker("tcp://127.0.0.1:*", "tcp://127.0.0.1:*") as broker:  # doctest: +SKIP
+...     service = zss.Service("pong", broker.backend)
+...     service.add_verb("ping", lambda payload, request: payload)
+...     with service, zss.Client(broker.frontend, sid="pong") as client:
+...         client.call("ping", "hello").payload
+'hello'
+
+Payloads are None, bool, int, float, str, list/tuple and dict (replies give lists and dicts).
+``bytes`` cannot be sent: the peers' msgpack dialect has no portable binary type (send base64
+text instead), so it raises TypeError. Integers must fit in 64 bits (ValueError otherwise);
+beyond the int32 range they travel as float64, as the original peers send them, and so come
+back as floats.
+"""
+
+from . import _native
+from ._errors import ClosedError, ServiceError, SocketError, Timeout, ZssError
+from .broker import Broker
+from .client import Client, Reply
+from .service import Handler, Request, Service
+
+__version__: str = _native.__version__
+
+__all__ = [
+    "Broker",
+    "Client",
+    "ClosedError",
+    "Handler",
+    "Reply",
+    "Request",
+    "Service",
+    "ServiceError",
+    "SocketError",
+    "Timeout",
+    "ZssError",
+    "__version__",
+]

@@ -1,0 +1,124 @@
+"""The ZSS client: blocking ``call`` and asyncio ``acall`` on one shared connection."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Mapping, Optional
+
+from . import _aio, _native
+from ._native import Reply
+
+__all__ = ["Client", "Reply"]
+
+
+class Client:
+    """A connection to a broker's frontend.
+
+    One client serves any number of threads and coroutines at once: calls are multiplexed on a
+    single socket owned by a background I/O thread, and matched to replies by request id.
+
+    :param broker: the broker's frontend endpoint (``tcp://``, ``ipc://`` or ``inproc://``).
+    :param sid: the service called when a call names none.
+    :param timeout: default per-call timeout in seconds (a call past it raises :class:`Timeout`).
+    :param identity: prefix of the socket identity (``<identity>#<uuid>``).
+    :param headers: headers sent with every call (a call's own headers override them).
+    """
+
+    def __init__(
+        self,
+        broker: str = "tcp://127.0.0.1:7777",
+        sid: Optional[str] = None,
+        timeout: float = 1.0,
+        identity: str = "client",
+        headers: Optional[Mapping[str, Any]] = None,
+    ) -> None:
+        self._native = _native.Client(broker, sid, timeout, identity, dict(headers) if headers else None)
+
+    @property
+    def identity(self) -> str:
+        """This client's socket identity, ``<prefix>#<uuid>``."""
+        return self._native.identity
+
+    @property
+    def broker(self) -> str:
+        """The broker endpoint this client connects to."""
+        return self._native.broker
+
+    @property
+    def sid(self) -> Optional[str]:
+        """The default service id."""
+        return self._native.sid
+
+    @property
+    def timeout(self) -> float:
+        """The default per-call timeout, in seconds."""
+        return self._native.timeout
+
+    def call(
+        self,
+        verb: str,
+        payload: Any = None,
+        *,
+        sid: Optional[str] = None,
+        headers: Optional[Mapping[str, Any]] = None,
+        timeout: Optional[float] = None,
+    ) -> Reply:
+        """Calls ``verb`` and blocks until the reply.
+
+        The GIL is released while waiting, and Ctrl-C (or any signal handler that raises)
+        interrupts the wait. Returns the :class:`Reply` for a 2xx status.
+
+        :raises ServiceError: the service or broker answered with an error status.
+        :raises Timeout: no reply within the timeout (status 599).
+        :raises TypeError: the payload or headers hold a type that cannot be sent.
+        :raises ValueError: bad arguments (no service id, non-positive timeout, …).
+        """
+        return self._native.call(verb, payload, sid, _dict(headers), timeout)
+
+    async def acall(
+        self,
+        verb: str,
+        payload: Any = None,
+        *,
+        sid: Optional[str] = None,
+        headers: Optional[Mapping[str, Any]] = None,
+        timeout: Optional[float] = None,
+    ) -> Reply:
+        """Like :meth:`call`, as a coroutine that never blocks the event loop.
+
+        No thread is used per call: the client's I/O thread queues the outcome and wakes the
+        loop, which resolves the awaiting future. Cancelling the await abandons the call (its
+        reply, if any, is discarded).
+        """
+        loop = asyncio.get_running_loop()
+        bridge = _aio.bridge(loop)
+        token, future = bridge.register(loop)
+        try:
+            self._native.submit(bridge.queue, token, verb, payload, sid, _dict(headers), timeout)
+            return await future
+        finally:
+            bridge.forget(token)
+
+    def close(self) -> None:
+        """Closes the connection; pending calls fail with :class:`ClosedError`. Idempotent."""
+        self._native.close()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> "Client":
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<zss.Client {self.identity} -> {self.broker} sid={self.sid!r}>"
+
+
+def _dict(headers: Optional[Mapping[str, Any]]) -> Optional[dict]:
+    # The native side takes a dict; accept any mapping here.
+    return headers if headers is None or isinstance(headers, dict) else dict(headers)

@@ -1,0 +1,239 @@
+//! The service side: core worker threads call into Python through one dispatcher.
+//!
+//! For every request the core hands us a [`zss::Responder`] on one of its handler threads. We
+//! attach to the interpreter only to call the Python dispatcher (`zss.service._dispatch`-style
+//! callable given at start) with `(handler, payload, request, responder)`. The dispatcher runs
+//! sync handlers right there and schedules coroutines on an event loop; either way it answers
+//! through the `Responder` object, from whichever thread finishes the work. A responder that is
+//! garbage-collected unanswered makes the core answer 500, so no caller waits forever.
+
+use std::sync::Mutex;
+use std::time::Instant;
+
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyInt, PyTuple};
+
+use crate::client::{seconds, WAIT_SLICE};
+use crate::convert;
+use crate::errors::{from_service_error, to_pyerr, ServiceError};
+
+/// What a handler learns about the request besides its payload.
+#[pyclass(module = "zss._native", frozen, get_all)]
+pub struct Request {
+    /// The calling client's identity (`<prefix>#<uuid>`).
+    client: String,
+    /// The request id.
+    rid: String,
+    /// The service id as addressed (upper-case).
+    sid: String,
+    /// The verb as addressed (upper-case).
+    verb: String,
+    /// The request headers (a dict).
+    headers: Py<PyAny>,
+}
+
+#[pymethods]
+impl Request {
+    fn __repr__(&self) -> String {
+        format!("Request(sid={:?}, verb={:?}, rid={:?}, client={:?})", self.sid, self.verb, self.rid, self.client)
+    }
+}
+
+/// Answers one request exactly once, from any thread.
+#[pyclass(module = "zss._native", frozen)]
+pub struct Responder {
+    inner: Mutex<Option<zss::Responder>>,
+}
+
+impl Responder {
+    fn send(&self, py: Python<'_>, result: zss::worker::HandlerResult) -> PyResult<()> {
+        let responder = self
+            .inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+            .ok_or_else(|| PyRuntimeError::new_err("this request was already answered"))?;
+        // Encoding happens in `send`; large payloads should not hold the GIL.
+        py.detach(move || responder.send(result));
+        Ok(())
+    }
+}
+
+#[pymethods]
+impl Responder {
+    /// Answers with a handler's return value: a payload, a `(status, payload)` tuple with a
+    /// 2xx status, or None (→ 204). Raises TypeError/ValueError, without answering, when the
+    /// value cannot be sent, so the caller can still answer with an error.
+    fn reply(&self, py: Python<'_>, result: &Bound<'_, PyAny>) -> PyResult<()> {
+        let response = match result.cast::<PyTuple>() {
+            Ok(t) if t.len() == 2 && t.get_item(0)?.is_exact_instance_of::<PyInt>() => {
+                let status: u16 = t.get_item(0)?.extract().map_err(|_| bad_status(&t.get_item(0).unwrap()))?;
+                if !zss::status::is_success(status) {
+                    return Err(bad_status(&t.get_item(0)?));
+                }
+                zss::Response::with_status(status, convert::to_value(&t.get_item(1)?, "handler result")?)
+            }
+            _ => zss::Response::ok(convert::to_value(result, "handler result")?),
+        };
+        self.send(py, Ok(response))
+    }
+
+    /// Answers with an error: a `zss.ServiceError` keeps its code, messages and extra payload
+    /// fields; any other exception becomes a generic 500 (its detail is for the log only).
+    fn fail(&self, py: Python<'_>, error: &Bound<'_, PyAny>) -> PyResult<()> {
+        let e = if error.is_instance_of::<ServiceError>() {
+            from_service_error(error)?
+        } else {
+            zss::ServiceError::new(zss::status::INTERNAL)
+        };
+        self.send(py, Err(e))
+    }
+
+    /// Whether `reply` or `fail` has been called.
+    #[getter]
+    fn answered(&self) -> bool {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).is_none()
+    }
+}
+
+fn bad_status(status: &Bound<'_, PyAny>) -> PyErr {
+    PyValueError::new_err(format!(
+        "a handler's (status, payload) needs a 2xx status, got {status}; raise zss.ServiceError for errors"
+    ))
+}
+
+/// Builds the core worker and starts it. `handlers` maps verbs to Python callables; every
+/// request calls `dispatch(handler, payload, request, responder)` on a core handler thread.
+#[pyfunction]
+#[pyo3(signature = (sid, broker, heartbeat, concurrency, handlers, dispatch))]
+pub fn start_worker(
+    py: Python<'_>,
+    sid: String,
+    broker: String,
+    heartbeat: f64,
+    concurrency: usize,
+    handlers: Vec<(String, Py<PyAny>)>,
+    dispatch: Py<PyAny>,
+) -> PyResult<RunningWorker> {
+    let mut config = zss::WorkerConfig::new(sid).broker(broker).heartbeat(seconds("heartbeat", heartbeat)?);
+    config.concurrency = concurrency;
+    let mut worker = zss::Worker::new(config);
+    for (verb, handler) in handlers {
+        let dispatch = dispatch.clone_ref(py);
+        worker.verb_with_responder(&verb, move |request, responder| {
+            // Attached only while Python runs; the core thread holds nothing else meanwhile.
+            Python::attach(|py| {
+                if let Err(err) = call_dispatch(py, &dispatch, &handler, request, responder) {
+                    // The dispatcher handles handler errors itself; reaching here is a bug in
+                    // it. The dropped responder has answered 500.
+                    err.write_unraisable(py, Some(dispatch.bind(py)));
+                }
+            })
+        });
+    }
+    let running = py.detach(move || worker.start()).map_err(|e| to_pyerr(py, e))?;
+    Ok(RunningWorker { inner: Some(running) })
+}
+
+fn call_dispatch(
+    py: Python<'_>,
+    dispatch: &Py<PyAny>,
+    handler: &Py<PyAny>,
+    request: zss::Request,
+    responder: zss::Responder,
+) -> PyResult<()> {
+    let payload = convert::to_py(py, &request.payload)?;
+    let req = Request {
+        client: request.client,
+        rid: request.rid,
+        sid: request.address.sid,
+        verb: request.address.verb,
+        headers: convert::to_py(py, &request.headers)?.unbind(),
+    };
+    let responder = Responder { inner: Mutex::new(Some(responder)) };
+    dispatch.call1(py, (handler, payload, req, responder))?;
+    Ok(())
+}
+
+/// A worker serving in the background.
+#[pyclass(module = "zss._native", frozen)]
+pub struct RunningWorker {
+    /// Always `Some` until dropped (taken in `Drop` to join with the GIL released).
+    inner: Option<zss::RunningWorker>,
+}
+
+impl RunningWorker {
+    fn worker(&self) -> &zss::RunningWorker {
+        self.inner.as_ref().expect("present until drop")
+    }
+}
+
+#[pymethods]
+impl RunningWorker {
+    /// The worker's socket identity, `<SID>#<uuid>`.
+    #[getter]
+    fn identity(&self) -> &str {
+        self.worker().identity()
+    }
+
+    /// Asks the worker to stop (finish handlers in flight, SMI DOWN). Returns at once.
+    fn stop(&self) {
+        self.worker().stop();
+    }
+
+    /// Waits until the worker has stopped, at most `timeout` seconds (None: no limit). The GIL
+    /// is released and signals are checked between slices. True if it has stopped.
+    #[pyo3(signature = (timeout=None))]
+    fn wait(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<bool> {
+        let deadline = match timeout {
+            Some(t) if t <= 0.0 => Some(Instant::now()),
+            Some(t) => Some(Instant::now() + seconds("timeout", t)?),
+            None => None,
+        };
+        let worker = self.worker();
+        loop {
+            let slice = deadline.map_or(WAIT_SLICE, |d| d.saturating_duration_since(Instant::now()).min(WAIT_SLICE));
+            if py.detach(|| worker.wait(Some(slice))) {
+                return Ok(true);
+            }
+            py.check_signals()?;
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(false);
+            }
+        }
+    }
+
+    /// Stops and waits for the worker's thread (GIL released: handlers may still need it).
+    fn join(&self, py: Python<'_>) {
+        let worker = self.worker();
+        py.detach(|| worker.join());
+    }
+
+    /// The worker's counters.
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let s = self.worker().stats();
+        let dict = PyDict::new(py);
+        for (name, counter) in [
+            ("requests", &s.requests),
+            ("replies", &s.replies),
+            ("handler_errors", &s.handler_errors),
+            ("not_found", &s.not_found),
+            ("malformed", &s.malformed),
+            ("reconnects", &s.reconnects),
+        ] {
+            dict.set_item(name, counter.load(Relaxed))?;
+        }
+        Ok(dict)
+    }
+}
+
+impl Drop for RunningWorker {
+    fn drop(&mut self) {
+        // Dropping the core worker joins it, and its handler threads may be waiting for the GIL.
+        if let Some(worker) = self.inner.take() {
+            Python::attach(|py| py.detach(move || drop(worker)));
+        }
+    }
+}

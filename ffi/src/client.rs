@@ -1,0 +1,191 @@
+//! `zss_client`: calls services through a broker's frontend.
+
+use crate::handle::{borrow, free_raw, into_raw, opt_str_arg, out_param, str_arg};
+use crate::reply::zss_reply;
+use crate::value::{headers_from, json_arg, msgpack_arg};
+use crate::{guard, guard_void, zss_result, FfiResult, Failure};
+use std::ffi::c_char;
+use std::sync::RwLock;
+use std::time::Duration;
+use zss::{Call, Client, ClientConfig, Value};
+
+/// A connection to a broker's frontend. Opaque; made by `zss_client_new`, freed by
+/// `zss_client_free`. Thread-safe: any number of threads may call through one client at once.
+pub struct zss_client {
+    /// `None` once closed. Calls hold the read lock only while *sending*, never while waiting,
+    /// so `zss_client_close` is not held up by calls in flight: they fail with
+    /// `ZSS_RESULT_CLOSED`. The lock also guarantees no call is queued after the close (the
+    /// core would never complete such a call).
+    inner: RwLock<Option<Client>>,
+}
+
+impl zss_client {
+    /// Sends `call` and waits for its outcome, turning it into a reply handle for C.
+    fn call(&self, call: Call, reply_out: &mut *mut zss_reply) -> FfiResult {
+        let pending = {
+            let guard = self.inner.read().unwrap_or_else(|p| p.into_inner());
+            let client = guard.as_ref().ok_or_else(|| Failure::new(zss_result::Closed, "the client is closed"))?;
+            client.start(call)?
+        };
+        match pending.wait() {
+            Ok(reply) => {
+                *reply_out = into_raw(zss_reply::success(reply));
+                Ok(())
+            }
+            Err(zss::Error::Service(e)) => {
+                // An error reply is still a reply: hand it over so C can read code and messages.
+                let failure = Failure::from(zss::Error::Service(e.clone()));
+                *reply_out = into_raw(zss_reply::error(e));
+                Err(failure)
+            }
+            Err(other) => Err(other.into()),
+        }
+    }
+}
+
+/// Builds a call from the common arguments of the two `zss_client_call_*` functions.
+fn make_call(sid: Option<&str>, verb: &str, payload: Value, headers: Vec<(String, Value)>, timeout_ms: u32) -> Call {
+    let mut call = Call::new(verb, payload);
+    call.sid = sid.map(str::to_owned);
+    call.headers = headers;
+    if timeout_ms > 0 {
+        call.timeout = Some(Duration::from_millis(u64::from(timeout_ms)));
+    }
+    call
+}
+
+/// Connects a client to a broker frontend, e.g. `"tcp://127.0.0.1:7777"`.
+///
+/// `default_sid` (may be NULL) is the service used when a call names none. `timeout_ms` is
+/// the default per-call timeout; 0 means the Node client's default, 1000 ms. Connecting is
+/// asynchronous (ZeroMQ): calls made before the broker is reachable wait until their timeout.
+///
+/// Ownership: on success `*client_out` is a new client the caller frees with
+/// `zss_client_free`; on failure it is set to NULL.
+/// Errors: `ZSS_RESULT_NULL_PARAMETER`, `ZSS_RESULT_INVALID_ARGUMENT` (not UTF-8),
+/// `ZSS_RESULT_SOCKET` (malformed endpoint).
+#[no_mangle]
+pub unsafe extern "C" fn zss_client_new(
+    endpoint: *const c_char,
+    default_sid: *const c_char,
+    timeout_ms: u32,
+    client_out: *mut *mut zss_client,
+) -> zss_result {
+    guard("zss_client_new", || {
+        let client_out = out_param(client_out, "client_out")?;
+        *client_out = std::ptr::null_mut();
+        let endpoint = str_arg(endpoint, "endpoint")?;
+        let mut config = ClientConfig::new(endpoint);
+        config.sid = opt_str_arg(default_sid, "default_sid")?.map(str::to_owned);
+        if timeout_ms > 0 {
+            config.timeout = Duration::from_millis(u64::from(timeout_ms));
+        }
+        let client = Client::connect(config)?;
+        *client_out = into_raw(zss_client { inner: RwLock::new(Some(client)) });
+        Ok(())
+    })
+}
+
+/// Calls `verb` on service `sid` (NULL: the client's default) with JSON text in and out.
+///
+/// `payload_json` is any JSON text (`"null"` for no payload); `headers_json` is NULL or a JSON
+/// object of request headers. `timeout_ms` 0 uses the client's default. Blocks until the reply
+/// or the timeout.
+///
+/// Ownership: `*reply_out` is set to a new reply (free it with `zss_reply_free`) when the
+/// result is `ZSS_RESULT_OK`, `ZSS_RESULT_SERVICE_ERROR` or `ZSS_RESULT_TIMEOUT`, and to NULL
+/// otherwise. Threading: thread-safe; calls from several threads run concurrently.
+/// Errors: `ZSS_RESULT_NULL_PARAMETER`, `ZSS_RESULT_INVALID_JSON`,
+/// `ZSS_RESULT_INVALID_ARGUMENT` (no sid, empty verb, headers not an object),
+/// `ZSS_RESULT_SERVICE_ERROR` (non-2xx reply), `ZSS_RESULT_TIMEOUT` (599),
+/// `ZSS_RESULT_CLOSED` (the client was closed, before or during the call).
+#[no_mangle]
+pub unsafe extern "C" fn zss_client_call_json(
+    client: *const zss_client,
+    sid: *const c_char,
+    verb: *const c_char,
+    payload_json: *const c_char,
+    headers_json: *const c_char,
+    timeout_ms: u32,
+    reply_out: *mut *mut zss_reply,
+) -> zss_result {
+    guard("zss_client_call_json", || {
+        let reply_out = out_param(reply_out, "reply_out")?;
+        *reply_out = std::ptr::null_mut();
+        let client = borrow(client, "client")?;
+        let sid = opt_str_arg(sid, "sid")?;
+        let verb = str_arg(verb, "verb")?;
+        let payload = json_arg(payload_json, "payload_json")?;
+        let headers = if headers_json.is_null() {
+            Vec::new()
+        } else {
+            headers_from(json_arg(headers_json, "headers_json")?, "headers_json")?
+        };
+        client.call(make_call(sid, verb, payload, headers, timeout_ms), reply_out)
+    })
+}
+
+/// Calls `verb` on service `sid` (NULL: the client's default) with msgpack bytes in.
+///
+/// `payload` is one msgpack value of `payload_len` bytes (0 bytes = nil, `payload` may then be
+/// NULL); `headers` is a msgpack map of `headers_len` bytes, or 0 bytes for none. Read the
+/// reply in either form (`zss_reply_payload_msgpack` / `zss_reply_payload_json`).
+///
+/// Ownership, threading and errors as `zss_client_call_json`, with
+/// `ZSS_RESULT_INVALID_MSGPACK` for undecodable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn zss_client_call_msgpack(
+    client: *const zss_client,
+    sid: *const c_char,
+    verb: *const c_char,
+    payload: *const u8,
+    payload_len: usize,
+    headers: *const u8,
+    headers_len: usize,
+    timeout_ms: u32,
+    reply_out: *mut *mut zss_reply,
+) -> zss_result {
+    guard("zss_client_call_msgpack", || {
+        let reply_out = out_param(reply_out, "reply_out")?;
+        *reply_out = std::ptr::null_mut();
+        let client = borrow(client, "client")?;
+        let sid = opt_str_arg(sid, "sid")?;
+        let verb = str_arg(verb, "verb")?;
+        let payload = msgpack_arg(payload, payload_len, "payload")?;
+        let headers = headers_from(msgpack_arg(headers, headers_len, "headers")?, "headers")?;
+        client.call(make_call(sid, verb, payload, headers, timeout_ms), reply_out)
+    })
+}
+
+/// Closes the client's socket. Calls in flight fail with `ZSS_RESULT_CLOSED`, later calls too.
+/// Idempotent. The handle stays valid until `zss_client_free`.
+///
+/// Threading: thread-safe; returns once the client's I/O thread has stopped.
+/// Errors: `ZSS_RESULT_NULL_PARAMETER`.
+#[no_mangle]
+pub unsafe extern "C" fn zss_client_close(client: *const zss_client) -> zss_result {
+    guard("zss_client_close", || {
+        let client = borrow(client, "client")?;
+        let taken = client.inner.write().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(c) = taken {
+            c.close();
+        }
+        Ok(())
+    })
+}
+
+/// Closes (if needed) and frees a client. NULL is a no-op.
+///
+/// Ownership: takes back the client; it must not be used afterwards (a use after free cannot
+/// be detected). Threading: no other thread may be using the client. Errors: none.
+#[no_mangle]
+pub unsafe extern "C" fn zss_client_free(client: *mut zss_client) {
+    guard_void("zss_client_free", || {
+        if let Some(c) = client.as_ref() {
+            if let Some(inner) = c.inner.write().unwrap_or_else(|p| p.into_inner()).take() {
+                inner.close();
+            }
+        }
+        free_raw(client)
+    });
+}
