@@ -223,34 +223,49 @@ enum D9 {
     Str8,
 }
 
+/// How `0xc4` is read inside a value: modern bin8, or msgpack-js's `undefined`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum C4 {
+    Bin8,
+    Undefined,
+}
+
 /// Decodes exactly one value that must span all of `bytes`.
 ///
-/// `0xc4` alone is JavaScript `undefined` (→ [`Value::Nil`]); elsewhere it is modern bin8.
-/// `0xd9` is ambiguous: the msgpack-js reading (a Buffer with a 32-bit length) wins when the whole
-/// input decodes that way, otherwise it is read as str8.
+/// Two codes mean different things to msgpack-js and to modern msgpack, and the bytes alone
+/// cannot say which encoder wrote them. The readings are tried in turn and the first that
+/// decodes the whole input wins:
+/// - `0xd9`: msgpack-js Buffer with a 32-bit length first, else str8;
+/// - `0xc4`: modern bin8 first, else JavaScript `undefined` (→ [`Value::Nil`]); `0xc4` as the
+///   whole input is always `undefined`.
 pub fn decode(bytes: &[u8]) -> Result<Value, DecodeError> {
     if bytes == [0xc4] {
         return Ok(Value::Nil);
     }
-    match Decoder::new(bytes, D9::Buffer32).decode_all() {
-        Ok(v) => Ok(v),
-        Err(first) if bytes.contains(&0xd9) => {
-            Decoder::new(bytes, D9::Str8).decode_all().map_err(|_| first)
+    let (has_d9, has_c4) = (bytes.contains(&0xd9), bytes.contains(&0xc4));
+    let mut first_error = None;
+    for (d9, c4) in [(D9::Buffer32, C4::Bin8), (D9::Str8, C4::Bin8), (D9::Buffer32, C4::Undefined), (D9::Str8, C4::Undefined)] {
+        if (d9 == D9::Str8 && !has_d9) || (c4 == C4::Undefined && !has_c4) {
+            continue;
         }
-        Err(e) => Err(e),
+        match (Decoder { bytes, pos: 0, d9, c4 }).decode_all() {
+            Ok(v) => return Ok(v),
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
     }
+    Err(first_error.expect("at least one reading is always tried"))
 }
 
 struct Decoder<'a> {
     bytes: &'a [u8],
     pos: usize,
     d9: D9,
+    c4: C4,
 }
 
 impl<'a> Decoder<'a> {
-    fn new(bytes: &'a [u8], d9: D9) -> Self {
-        Decoder { bytes, pos: 0, d9 }
-    }
 
     fn err(&self, kind: DecodeErrorKind) -> DecodeError {
         DecodeError { offset: self.pos, kind }
@@ -354,6 +369,7 @@ impl<'a> Decoder<'a> {
             0xc0 => Value::Nil,
             0xc2 => Value::Bool(false),
             0xc3 => Value::Bool(true),
+            0xc4 if self.c4 == C4::Undefined => Value::Nil,
             0xc4 => {
                 let n = self.u8()? as usize;
                 self.bin(n)?
@@ -435,7 +451,7 @@ impl<'a> Decoder<'a> {
 /// [`Value`]. Returns `None` when `bytes` is not a map, the key is absent, or the value is not a
 /// string. Used by the broker to read `sid` from the address frame.
 pub fn map_str_field<'a>(bytes: &'a [u8], key: &str) -> Option<&'a str> {
-    let mut d = Decoder::new(bytes, D9::Buffer32);
+    let mut d = Decoder { bytes, pos: 0, d9: D9::Buffer32, c4: C4::Bin8 };
     let len = match d.u8().ok()? {
         t @ 0x80..=0x8f => (t & 0x0f) as usize,
         0xde => d.u16().ok()?,
@@ -779,8 +795,13 @@ mod tests {
             decode(&unhex("92d903616263d90178")).unwrap(),
             Value::from(vec!["abc", "x"])
         );
-        // A bin8 inside a container is modern bin, not undefined.
+        // A bin8 inside a container is modern bin when it reads as one...
         assert_eq!(decode(&unhex("91c40101")).unwrap(), Value::Array(vec![Value::Bin(vec![1])]));
+        // ...and msgpack-js's undefined when it does not: `{a: undefined, b: 1}`.
+        assert_eq!(
+            decode(&unhex("82a161c4a16201")).unwrap(),
+            Value::map([("a", Value::Nil), ("b", Value::from(1))])
+        );
     }
 
     #[test]

@@ -266,7 +266,8 @@ mod tests {
         let msg = Message::request(
             "0c6a4a2a-1111-4e8e-9c3b-2f6b2f0e4a11".into(),
             Address::new("pong", "ping"),
-            Value::map([("micro.cs", Value::from(1553000000000i64))]),
+            // msgpack-js sends timestamps as float64; an i64 would go out the same way.
+            Value::map([("micro.cs", Value::Float(1553000000000.0))]),
             Value::from("ping"),
         );
         let frames = msg.to_frames().unwrap();
