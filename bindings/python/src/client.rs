@@ -246,11 +246,13 @@ impl CompletionQueue {
     /// Takes every waiting outcome: `(token, ok, reply_or_exception)`.
     fn drain(&self, py: Python<'_>) -> Vec<(u64, bool, Py<PyAny>)> {
         let shared = &self.shared;
-        // Order matters: clear the flag, empty the socket, then take the items. An item pushed
-        // after the flag is cleared writes a new byte, so it is never left without a wake-up.
-        shared.wake_pending.store(false, Ordering::SeqCst);
+        // Order matters: empty the socket, then clear the flag, then take the items. Clearing
+        // first could swallow a concurrent pusher's byte while its flag stays set, and every
+        // later push would skip the wake-up. This way an item pushed after the flag is cleared
+        // writes a byte that stays for the next wake-up, and one pushed before is taken below.
         let mut buf = [0u8; 256];
         while matches!((&shared.wake_rx).read(&mut buf), Ok(n) if n > 0) {}
+        shared.wake_pending.store(false, Ordering::SeqCst);
         let done = std::mem::take(&mut *shared.done.lock().unwrap_or_else(|p| p.into_inner()));
         done.into_iter()
             .map(|(token, result)| match outcome(py, result).and_then(|reply| Py::new(py, reply)) {
