@@ -32,7 +32,7 @@ class Client:
         identity: str = "client",
         headers: Optional[Mapping[str, Any]] = None,
     ) -> None:
-        self._native = _native.Client(broker, sid, timeout, identity, dict(headers) if headers else None)
+        self._native = _native.Client(broker, sid, timeout, identity, _dict(headers))
 
     @property
     def identity(self) -> str:
@@ -119,6 +119,9 @@ class Client:
         return f"<zss.Client {self.identity} -> {self.broker} sid={self.sid!r}>"
 
 
-def _dict(headers: Optional[Mapping[str, Any]]) -> Optional[dict]:
-    # The native side takes a dict; accept any mapping here.
-    return headers if headers is None or isinstance(headers, dict) else dict(headers)
+def _dict(headers: Optional[Mapping[str, Any]]) -> Any:
+    # The native side takes a dict: copy other mappings, pass anything else through for it to
+    # reject with a TypeError naming the type.
+    if headers is not None and not isinstance(headers, dict) and isinstance(headers, Mapping):
+        return dict(headers)
+    return headers
