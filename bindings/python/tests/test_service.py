@@ -289,3 +289,29 @@ def test_broker_errors_and_lifecycle() -> None:
         b.start()
     with pytest.raises(ValueError, match="max_ttl"):
         zss.Broker("tcp://127.0.0.1:*", "tcp://127.0.0.1:*", max_ttl=0)
+
+
+def test_stop_cancels_async_handlers_still_running(broker, start_service) -> None:
+    service = zss.Service("stuck", broker.backend, heartbeat=0.2)
+    cleaned_up = threading.Event()
+
+    @service.verb("hang")
+    async def hang(payload, request):
+        try:
+            await asyncio.sleep(60)
+        finally:
+            cleaned_up.set()
+
+    start_service(service)
+    outcome = []
+    with zss.Client(broker.frontend, sid="stuck", timeout=10.0) as c:
+        caller = threading.Thread(target=lambda: outcome.append(pytest.raises(zss.ServiceError, c.call, "hang").value))
+        caller.start()
+        wait_for(lambda: service.stats()["requests"] == 1, what="request")
+        started = time.monotonic()
+        service.stop()  # drains for the core's stop_timeout, then cancels the handler
+        assert time.monotonic() - started < 5.0
+        assert cleaned_up.is_set()
+        caller.join(5)
+    # The caller is answered (503: the instance stopped before replying), not left to time out.
+    assert outcome and outcome[0].code == 503

@@ -186,10 +186,14 @@ class Service:
     async def _finish(self, awaitable: Awaitable[Any], request: Request, responder: _native.Responder) -> None:
         try:
             result = await awaitable
-        except BaseException as exc:  # CancelledError included: the caller still gets an answer
+        except asyncio.CancelledError:
+            # Only the service's own shutdown cancels handlers: answer 503 ("the service
+            # instance stopped before replying") rather than leave the caller to time out.
+            log.warning("%s:%s (rid %s) cancelled: the service is stopping", request.sid, request.verb, request.rid)
+            responder.fail(ServiceError(503))
+            raise
+        except Exception as exc:
             self._fail(exc, request, responder)
-            if not isinstance(exc, Exception):
-                raise
             return
         self._reply(result, request, responder)
 
@@ -197,7 +201,7 @@ class Service:
         try:
             responder.reply(result)
         except (TypeError, ValueError) as exc:
-            log.error("zss: %s:%s (rid %s) returned a result that cannot be sent: %s", request.sid, request.verb, request.rid, exc)
+            log.error("%s:%s (rid %s) returned a result that cannot be sent: %s", request.sid, request.verb, request.rid, exc)
             responder.fail(exc)
 
     def _fail(self, exc: BaseException, request: Request, responder: _native.Responder) -> None:
@@ -207,7 +211,7 @@ class Service:
                 return
             except (TypeError, ValueError) as bad:
                 exc = bad
-        log.error("zss: handler for %s:%s failed (rid %s)", request.sid, request.verb, request.rid, exc_info=exc)
+        log.error("handler for %s:%s failed (rid %s)", request.sid, request.verb, request.rid, exc_info=exc)
         responder.fail(exc)
 
     # -- the event loop for async handlers ------------------------------------------------------
@@ -229,6 +233,12 @@ class Service:
             return
         loop, thread = self._loop, self._own_loop
         self._loop = self._own_loop = None
+        # Handlers still running after the worker's drain are cancelled and given the chance to
+        # answer and clean up (their `finally` blocks run) before the loop goes away.
+        try:
+            asyncio.run_coroutine_threadsafe(_cancel_all(), loop).result(timeout=5)
+        except Exception:  # pragma: no cover - a handler that refuses to be cancelled
+            log.exception("async handlers of %s did not finish cancelling", self.sid)
         loop.call_soon_threadsafe(loop.stop)
         thread.join()
         loop.close()
@@ -238,3 +248,10 @@ class Service:
             return asyncio.get_running_loop() is self._loop
         except RuntimeError:
             return False
+
+
+async def _cancel_all() -> None:
+    tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)

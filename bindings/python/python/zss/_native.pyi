@@ -1,0 +1,153 @@
+"""Type stubs for ``zss._native``, the compiled half of the package (Rust, pyo3).
+
+Use the documented wrappers in :mod:`zss`; these classes are their building blocks.
+"""
+
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+__version__: str
+
+class Reply:
+    """A successful (2xx) reply."""
+
+    @property
+    def status(self) -> int:
+        """The 2xx status (204 when the service returned no payload)."""
+    @property
+    def headers(self) -> Dict[str, Any]:
+        """The reply headers (request headers echoed, plus what broker and service added)."""
+    @property
+    def payload(self) -> Any:
+        """The decoded payload."""
+    @property
+    def rid(self) -> str:
+        """The request id."""
+
+class CompletionQueue:
+    """Outcomes of asynchronous calls, handed from client I/O threads to one event loop."""
+
+    def __init__(self) -> None: ...
+    def fileno(self) -> int:
+        """The descriptor that becomes readable when outcomes are waiting."""
+    def drain(self) -> List[Tuple[int, bool, Any]]:
+        """Takes every waiting outcome: ``(token, ok, reply_or_exception)``."""
+
+class Client:
+    """A connection to a broker's frontend, shareable between threads."""
+
+    def __init__(
+        self,
+        broker: str,
+        sid: Optional[str],
+        timeout: float,
+        identity: str,
+        headers: Optional[Dict[str, Any]],
+    ) -> None: ...
+    @property
+    def identity(self) -> str: ...
+    @property
+    def broker(self) -> str: ...
+    @property
+    def sid(self) -> Optional[str]: ...
+    @property
+    def timeout(self) -> float: ...
+    def call(
+        self,
+        verb: str,
+        payload: Any,
+        sid: Optional[str],
+        headers: Optional[Dict[str, Any]],
+        timeout: Optional[float],
+    ) -> Reply:
+        """Blocking call: GIL released while waiting, interruptible by signals."""
+    def submit(
+        self,
+        queue: CompletionQueue,
+        token: int,
+        verb: str,
+        payload: Any,
+        sid: Optional[str],
+        headers: Optional[Dict[str, Any]],
+        timeout: Optional[float],
+    ) -> None:
+        """Sends a call whose outcome is pushed onto ``queue`` under ``token``."""
+    def close(self) -> None:
+        """Closes the socket. Idempotent."""
+
+class Broker:
+    """An in-process broker, bound at construction."""
+
+    def __init__(
+        self,
+        frontend: str,
+        backend: str,
+        heartbeat: Optional[float] = None,
+        max_ttl: Optional[float] = None,
+    ) -> None: ...
+    @property
+    def frontend(self) -> str: ...
+    @property
+    def backend(self) -> str: ...
+    @property
+    def running(self) -> bool: ...
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def stats(self) -> Dict[str, int]: ...
+
+class Request:
+    """What a handler learns about the request besides its payload."""
+
+    @property
+    def client(self) -> str:
+        """The calling client's identity (``<prefix>#<uuid>``)."""
+    @property
+    def rid(self) -> str:
+        """The request id."""
+    @property
+    def sid(self) -> str:
+        """The service id as addressed (upper-case)."""
+    @property
+    def verb(self) -> str:
+        """The verb as addressed (upper-case)."""
+    @property
+    def headers(self) -> Dict[str, Any]:
+        """The request headers."""
+
+class Responder:
+    """Answers one request exactly once, from any thread."""
+
+    def reply(self, result: Any) -> None:
+        """Answers with a payload, a ``(2xx status, payload)`` tuple, or None (204)."""
+    def fail(self, error: BaseException) -> None:
+        """Answers with a ServiceError's code and payload, or a generic 500."""
+    @property
+    def answered(self) -> bool: ...
+
+class RunningWorker:
+    """A worker serving in the background."""
+
+    @property
+    def identity(self) -> str: ...
+    def stop(self) -> None:
+        """Asks the worker to stop; returns at once."""
+    def wait(self, timeout: Optional[float] = None) -> bool:
+        """Waits (interruptibly) until stopped; True if it has."""
+    def join(self) -> None:
+        """Stops and waits for the worker's thread."""
+    def stats(self) -> Dict[str, int]: ...
+
+def start_worker(
+    sid: str,
+    broker: str,
+    heartbeat: float,
+    concurrency: int,
+    handlers: Sequence[Tuple[str, Callable[..., Any]]],
+    dispatch: Callable[[Callable[..., Any], Any, Request, Responder], None],
+) -> RunningWorker:
+    """Builds the core worker and starts it; every request calls ``dispatch``."""
+
+def status_messages(code: int) -> Tuple[str, str]:
+    """``(user_message, developer_message)`` the core uses for a status code."""
+
+def has_curve() -> bool:
+    """Whether the linked libzmq supports CURVE."""
