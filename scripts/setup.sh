@@ -4,9 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# System packages: libzmq (with CURVE) to link against, pkg-config to find it, valgrind for the
-# C tests, gdb for post-mortems. Rust, gcc, Python 3 and Node are expected on the machine.
-APT_PACKAGES=(libzmq3-dev pkg-config valgrind)
+# System packages: libzmq (with CURVE) to link against and pkg-config to find it; cmake to build
+# the bundled libzmq (`--features zss/vendored`); valgrind for the C tests. Rust, gcc, Python 3
+# and Node are expected on the machine.
+APT_PACKAGES=(libzmq3-dev pkg-config cmake valgrind)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

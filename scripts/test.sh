@@ -23,6 +23,9 @@ run_suite() {
 FAILED=0
 
 run_suite rust cargo test --workspace --locked
+# The bundled-libzmq build must keep working too (separate target dir: different libzmq).
+run_suite rust-vendored env CARGO_TARGET_DIR=target/vendored \
+  cargo test --locked -p zss --features vendored --test calls --test broker
 for suite in scripts/test-*.sh; do
   [ -e "$suite" ] || continue
   name=$(basename "$suite" .sh); name=${name#test-}

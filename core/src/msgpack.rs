@@ -13,8 +13,9 @@ use std::fmt;
 
 /// A msgpack value. Maps keep their key order (the peers are JavaScript objects and Ruby
 /// hashes, both ordered) and may have non-string keys.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub enum Value {
+    #[default]
     Nil,
     Bool(bool),
     /// Any integer that fits an `i64`.

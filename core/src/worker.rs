@@ -84,12 +84,6 @@ pub struct Response {
     pub headers: Vec<(String, Value)>,
 }
 
-impl Default for Value {
-    fn default() -> Value {
-        Value::Nil
-    }
-}
-
 impl Response {
     pub fn ok(payload: impl Into<Value>) -> Response {
         Response { payload: payload.into(), ..Default::default() }
