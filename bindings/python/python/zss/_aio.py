@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import weakref
-from typing import Dict
+from typing import Any, Dict, Tuple
 
 from . import _native
 
@@ -20,11 +20,11 @@ class LoopBridge:
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.queue = _native.CompletionQueue()
-        self.futures: Dict[int, asyncio.Future] = {}
+        self.futures: Dict[int, "asyncio.Future[Any]"] = {}
         self._tokens = itertools.count()
         loop.add_reader(self.queue.fileno(), self._drain)
 
-    def register(self, loop: asyncio.AbstractEventLoop) -> "tuple[int, asyncio.Future]":
+    def register(self, loop: asyncio.AbstractEventLoop) -> "Tuple[int, asyncio.Future[Any]]":
         token = next(self._tokens)
         future = loop.create_future()
         self.futures[token] = future

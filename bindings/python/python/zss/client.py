@@ -95,7 +95,8 @@ class Client:
         token, future = bridge.register(loop)
         try:
             self._native.submit(bridge.queue, token, verb, payload, sid, _dict(headers), timeout)
-            return await future
+            reply: Reply = await future
+            return reply
         finally:
             bridge.forget(token)
 

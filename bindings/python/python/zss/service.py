@@ -28,7 +28,13 @@ H = TypeVar("H", bound=Handler)
 # Services still running at interpreter exit are stopped first: their handler threads must not
 # try to enter an interpreter that is shutting down.
 _running: "weakref.WeakSet[Service]" = weakref.WeakSet()
-atexit.register(lambda: [s.stop() for s in list(_running)])
+
+
+@atexit.register
+def _stop_all() -> None:
+    for service in list(_running):
+        service.stop()
+
 
 _context = threading.local()
 

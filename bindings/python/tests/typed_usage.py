@@ -1,0 +1,45 @@
+"""Checked by mypy --strict in test_typing.py: the public API as a typed user writes it."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Dict, List, Optional
+
+import zss
+
+
+def sync_usage(broker: zss.Broker) -> int:
+    service = zss.Service("typed", broker.backend, heartbeat=0.5, concurrency=4)
+
+    @service.verb("add")
+    def add(payload: Dict[str, int], request: zss.Request) -> int:
+        return payload["a"] + payload["b"]
+
+    async def later(payload: Any, request: zss.Request) -> Dict[str, str]:
+        return {"rid": request.rid, "client": request.client}
+
+    service.add_verb("later", later)
+    with service, zss.Client(broker.frontend, sid="typed", timeout=2.0) as client:
+        reply: zss.Reply = client.call("add", {"a": 1, "b": 2}, headers={"h": 1}, timeout=1.5)
+        status: int = reply.status
+        headers: Dict[str, Any] = reply.headers
+        try:
+            client.call("missing")
+        except zss.Timeout as t:
+            code: int = t.code
+        except zss.ServiceError as e:
+            message: str = e.user_message
+            extra: Dict[str, Any] = e.payload
+        return status + len(headers)
+
+
+async def async_usage(frontend: str) -> List[Any]:
+    async with zss.Client(frontend, sid="typed") as client:
+        replies = await asyncio.gather(*(client.acall("add", {"a": i, "b": i}) for i in range(3)))
+        return [r.payload for r in replies]
+
+
+def broker_usage() -> Optional[str]:
+    with zss.Broker("tcp://127.0.0.1:*", "tcp://127.0.0.1:*", max_ttl=2.0) as broker:
+        stats: Dict[str, int] = broker.stats()
+        return broker.frontend if stats["workers"] == 0 else None
