@@ -367,6 +367,7 @@ impl Drop for RunningWorker {
 /// Threads that run handlers. Each job is one request.
 struct Pool {
     queue: Arc<(Mutex<PoolQueue>, Condvar)>,
+    /// Kept to name the threads in a debugger; never joined (see Drop).
     threads: Vec<JoinHandle<()>>,
 }
 
@@ -427,11 +428,12 @@ impl Pool {
 
 impl Drop for Pool {
     fn drop(&mut self) {
+        // Handler threads finish their current job and exit on their own. They are not joined:
+        // a handler may itself be waiting for this worker to stop (stop from inside a handler),
+        // and joining it here, on the I/O thread it waits for, would deadlock.
         self.queue.0.lock().unwrap_or_else(|p| p.into_inner()).closed = true;
         self.queue.1.notify_all();
-        for t in self.threads.drain(..) {
-            let _ = t.join();
-        }
+        self.threads.clear();
     }
 }
 

@@ -126,3 +126,28 @@ fn stop_waits_for_handlers_in_flight_then_says_down() {
     wait_for_workers(&broker, 0);
     assert_eq!(zss::BrokerStats::get(&broker.stats().unavailable), 0);
 }
+
+#[test]
+fn a_handler_can_stop_its_own_worker() {
+    use std::sync::{Arc, Mutex};
+    let broker = broker();
+    let slot: Arc<Mutex<Option<Arc<zss::RunningWorker>>>> = Arc::default();
+    let mut w = Worker::new(worker_config(broker.backend_endpoint(), "svc"));
+    let s = slot.clone();
+    w.verb("shutdown", move |_| {
+        let me = s.lock().unwrap().clone().expect("worker started");
+        me.join(); // blocks this handler until the worker has stopped
+        Ok(zss::Response::ok("too late"))
+    });
+    let running = Arc::new(w.start().unwrap());
+    *slot.lock().unwrap() = Some(running.clone());
+    wait_for_workers(&broker, 1);
+    let c = zss::Client::connect(zss::ClientConfig::new(broker.frontend_endpoint()).sid("svc")).unwrap();
+    // The worker drains (bounded), says DOWN with this call still in flight, and the broker
+    // answers it 503: an answer, not a hang.
+    let r = c.request(zss::Call::new("shutdown", Value::Nil).timeout(Duration::from_secs(10)));
+    assert!(matches!(r, Err(zss::Error::Service(ref e)) if e.code == 503), "{r:?}");
+    assert!(running.wait(Some(Duration::from_secs(5))), "worker stopped");
+    slot.lock().unwrap().take();
+    wait_for_workers(&broker, 0);
+}

@@ -3,6 +3,8 @@
 //! Exit codes of `zss call`: 0 success (2xx), 1 error reply, 3 timeout (599), 2 bad usage or
 //! invalid JSON, 4 local failure (bad endpoint, …).
 
+mod bench;
+
 use clap::{Args, Parser, Subcommand};
 use std::io::Write;
 use std::process::ExitCode;
@@ -31,6 +33,30 @@ enum Command {
     /// Serve a demo service: ECHO (returns the payload), PING (returns "PONG"),
     /// SLEEP ({"ms": N}), FAIL ({"code": N}), NOTHING (204).
     Echo(EchoArgs),
+    /// Measure raw ZeroMQ against zss on loopback and print the figures.
+    Bench(BenchArgs),
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    /// Seconds per measured case.
+    #[arg(long, default_value_t = 2.0)]
+    seconds: f64,
+    /// Clients×workers combinations for the pipelined case.
+    #[arg(long, value_delimiter = ',', default_value = "1x1,4x2,16x4,64x8")]
+    matrix: Vec<String>,
+    /// Calls kept in flight per client in the pipelined case.
+    #[arg(long, default_value_t = 64)]
+    in_flight: usize,
+    /// Payload sizes in bytes.
+    #[arg(long, value_delimiter = ',', default_value = "16,1024,65536")]
+    sizes: Vec<usize>,
+    /// Requests for the broker memory check (0 skips it).
+    #[arg(long, default_value_t = 1_000_000)]
+    memory_requests: u64,
+    /// Also write the figures as JSON to this file.
+    #[arg(long)]
+    json: Option<String>,
 }
 
 #[derive(Args)]
@@ -98,6 +124,7 @@ fn main() -> ExitCode {
         Command::Broker(args) => run_broker(args),
         Command::Call(args) => return run_call(args),
         Command::Echo(args) => run_echo(args),
+        Command::Bench(args) => run_bench(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -225,5 +252,25 @@ fn run_echo(args: EchoArgs) -> Result<(), Error> {
     let running = worker.start()?;
     wait_for_signal()?;
     running.join();
+    Ok(())
+}
+
+fn run_bench(args: BenchArgs) -> Result<(), Error> {
+    let mut matrix = Vec::new();
+    for m in &args.matrix {
+        let parsed = m.split_once('x').and_then(|(c, w)| Some((c.parse().ok()?, w.parse().ok()?)));
+        match parsed {
+            Some((c, w)) if c > 0 && w > 0 => matrix.push((c, w)),
+            _ => return Err(Error::InvalidArgument(format!("--matrix entry {m:?} is not CLIENTSxWORKERS"))),
+        }
+    }
+    bench::run(bench::BenchOptions {
+        seconds: args.seconds,
+        matrix,
+        in_flight: args.in_flight.max(1),
+        sizes: args.sizes,
+        memory_requests: args.memory_requests,
+        json: args.json,
+    });
     Ok(())
 }

@@ -1,0 +1,398 @@
+//! `zss bench`: the physical limit and zss side by side, in one run, on loopback TCP.
+//!
+//! 1. raw ZeroMQ DEALER↔ROUTER echo, one hop, no ZSS: synchronous round trip and pipelined;
+//! 2. a synchronous call through the zss broker to a worker (two hops);
+//! 3. pipelined throughput, N clients × M workers, many calls in flight;
+//! 4. payload sizes;
+//! 5. the broker's resident memory before and after a number of requests (broker in its own
+//!    process, so the figure is the broker's alone).
+//!
+//! Figures are printed as a table (and optionally JSON); the ratios the project is judged by
+//! are computed from the same run.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use zss::{Broker, BrokerConfig, Call, Client, ClientConfig, Response, RunningBroker, RunningWorker, Value, Worker, WorkerConfig};
+
+pub struct BenchOptions {
+    pub seconds: f64,
+    pub matrix: Vec<(usize, usize)>,
+    pub in_flight: usize,
+    pub sizes: Vec<usize>,
+    pub memory_requests: u64,
+    pub json: Option<String>,
+}
+
+#[derive(Default)]
+struct Latency {
+    rps: f64,
+    p50: f64,
+    p99: f64,
+    p999: f64,
+}
+
+fn percentile(sorted_us: &[f64], p: f64) -> f64 {
+    if sorted_us.is_empty() {
+        return f64::NAN;
+    }
+    let idx = ((sorted_us.len() as f64 - 1.0) * p).round() as usize;
+    sorted_us[idx]
+}
+
+/// Runs `round_trip` back to back for `seconds`, timing each.
+fn measure_sync(seconds: f64, mut round_trip: impl FnMut()) -> Latency {
+    for _ in 0..200 {
+        round_trip(); // warm-up: connections, allocator, caches
+    }
+    let mut samples = Vec::with_capacity(200_000);
+    let start = Instant::now();
+    let budget = Duration::from_secs_f64(seconds);
+    while start.elapsed() < budget {
+        let t = Instant::now();
+        round_trip();
+        samples.push(t.elapsed().as_secs_f64() * 1e6);
+    }
+    let total = start.elapsed().as_secs_f64();
+    let n = samples.len() as f64;
+    samples.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    Latency { rps: n / total, p50: percentile(&samples, 0.5), p99: percentile(&samples, 0.99), p999: percentile(&samples, 0.999) }
+}
+
+// ------------------------------------------------------------------------- raw ZeroMQ
+
+struct RawEcho {
+    endpoint: String,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl RawEcho {
+    fn start() -> RawEcho {
+        let ctx = zss::socket::context();
+        let router = ctx.socket(zmq::ROUTER).unwrap();
+        router.set_linger(0).unwrap();
+        router.bind("tcp://127.0.0.1:*").unwrap();
+        let endpoint = router.get_last_endpoint().unwrap().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            while !flag.load(Ordering::Relaxed) {
+                let mut items = [router.as_poll_item(zmq::POLLIN)];
+                if zmq::poll(&mut items, 50).is_err() || !items[0].is_readable() {
+                    continue;
+                }
+                while let Ok(frames) = router.recv_multipart(zmq::DONTWAIT) {
+                    let _ = router.send_multipart(frames, 0);
+                }
+            }
+        });
+        RawEcho { endpoint, stop, thread: Some(thread) }
+    }
+
+    fn dealer(&self) -> zmq::Socket {
+        let s = zss::socket::context().socket(zmq::DEALER).unwrap();
+        s.set_linger(0).unwrap();
+        s.connect(&self.endpoint).unwrap();
+        s
+    }
+}
+
+impl Drop for RawEcho {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The same 7 frames a zss request carries, so the raw figure moves the same bytes.
+fn request_like_frames(payload: &[u8]) -> Vec<Vec<u8>> {
+    let msg = zss::Message::request(
+        zss::protocol::new_rid(),
+        zss::Address::new("bench", "echo"),
+        Value::Map(Vec::new()),
+        Value::Nil,
+    );
+    let mut frames = msg.to_frames().unwrap();
+    *frames.last_mut().unwrap() = payload.to_vec();
+    frames
+}
+
+fn raw_sync(seconds: f64, payload: &[u8]) -> Latency {
+    let echo = RawEcho::start();
+    let dealer = echo.dealer();
+    let frames = request_like_frames(payload);
+    measure_sync(seconds, || {
+        dealer.send_multipart(frames.iter(), 0).unwrap();
+        dealer.recv_multipart(0).unwrap();
+    })
+}
+
+fn raw_pipelined(seconds: f64, in_flight: usize, payload: &[u8]) -> f64 {
+    let echo = RawEcho::start();
+    let dealer = echo.dealer();
+    let frames = request_like_frames(payload);
+    for _ in 0..in_flight {
+        dealer.send_multipart(frames.iter(), 0).unwrap();
+    }
+    let start = Instant::now();
+    let mut done = 0u64;
+    while start.elapsed().as_secs_f64() < seconds {
+        dealer.recv_multipart(0).unwrap();
+        done += 1;
+        dealer.send_multipart(frames.iter(), 0).unwrap();
+    }
+    done as f64 / start.elapsed().as_secs_f64()
+}
+
+// ------------------------------------------------------------------------- zss
+
+fn zss_broker() -> RunningBroker {
+    Broker::bind(BrokerConfig::new("tcp://127.0.0.1:*", "tcp://127.0.0.1:*")).unwrap().start().unwrap()
+}
+
+fn echo_worker(backend: &str) -> RunningWorker {
+    let mut w = Worker::new(WorkerConfig::new("bench").broker(backend).concurrency(4));
+    w.verb("echo", |req| Ok(Response::ok(req.payload.clone())));
+    w.start().unwrap()
+}
+
+fn wait_workers(broker: &RunningBroker, n: u64) {
+    let end = Instant::now() + Duration::from_secs(10);
+    while zss::BrokerStats::get(&broker.stats().workers) < n && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn client(broker: &RunningBroker) -> Client {
+    Client::connect(ClientConfig::new(broker.frontend_endpoint()).sid("bench").timeout(Duration::from_secs(30))).unwrap()
+}
+
+fn payload_of(size: usize) -> Value {
+    // A string whose msgpack encoding is `size` bytes (header included) where possible.
+    let header = if size <= 32 { 1 } else if size <= 65_537 { 3 } else { 5 };
+    Value::from("x".repeat(size.saturating_sub(header)))
+}
+
+fn zss_sync(seconds: f64, size: usize) -> Latency {
+    let broker = zss_broker();
+    let _w = echo_worker(broker.backend_endpoint());
+    wait_workers(&broker, 1);
+    let c = client(&broker);
+    let payload = payload_of(size);
+    measure_sync(seconds, || {
+        c.call("echo", payload.clone()).unwrap();
+    })
+}
+
+/// N clients × M workers; each client keeps `in_flight` calls outstanding by re-issuing from
+/// its completion callback.
+fn zss_pipelined(seconds: f64, clients: usize, workers: usize, in_flight: usize, size: usize) -> f64 {
+    let broker = zss_broker();
+    let _workers: Vec<_> = (0..workers).map(|_| echo_worker(broker.backend_endpoint())).collect();
+    wait_workers(&broker, workers as u64);
+    let done = Arc::new(AtomicU64::new(0));
+    let running = Arc::new(AtomicBool::new(true));
+    let payload = payload_of(size);
+    let clients: Vec<Client> = (0..clients).map(|_| client(&broker)).collect();
+
+    fn issue(c: Client, payload: Value, done: Arc<AtomicU64>, running: Arc<AtomicBool>) {
+        let next = (c.clone(), payload.clone(), done.clone(), running.clone());
+        let _ = c.send(
+            Call::new("echo", payload),
+            Box::new(move |r| {
+                if r.is_ok() {
+                    next.2.fetch_add(1, Ordering::Relaxed);
+                }
+                if next.3.load(Ordering::Relaxed) {
+                    issue(next.0, next.1, next.2, next.3);
+                }
+            }),
+        );
+    }
+    for c in &clients {
+        for _ in 0..in_flight {
+            issue(c.clone(), payload.clone(), done.clone(), running.clone());
+        }
+    }
+    std::thread::sleep(Duration::from_millis(300)); // ramp-up
+    let start_count = done.load(Ordering::Relaxed);
+    let start = Instant::now();
+    std::thread::sleep(Duration::from_secs_f64(seconds));
+    let n = done.load(Ordering::Relaxed) - start_count;
+    let rate = n as f64 / start.elapsed().as_secs_f64();
+    running.store(false, Ordering::Relaxed);
+    std::thread::sleep(Duration::from_millis(200));
+    for c in &clients {
+        c.close();
+    }
+    rate
+}
+
+/// Latency at a fixed offered rate (open loop, one client): p50 and p99 at half the peak.
+fn zss_at_rate(rate: f64, seconds: f64) -> Latency {
+    let broker = zss_broker();
+    let _w = echo_worker(broker.backend_endpoint());
+    wait_workers(&broker, 1);
+    let c = client(&broker);
+    let samples = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let interval = Duration::from_secs_f64(1.0 / rate);
+    let start = Instant::now();
+    let mut next = start;
+    let mut sent = 0u64;
+    while start.elapsed().as_secs_f64() < seconds {
+        let now = Instant::now();
+        if now < next {
+            let wait = next - now;
+            if wait > Duration::from_micros(200) {
+                std::thread::sleep(wait - Duration::from_micros(100));
+            }
+            continue;
+        }
+        next += interval;
+        let t = Instant::now();
+        let s = samples.clone();
+        let _ = c.send(
+            Call::new("echo", Value::from("x")),
+            Box::new(move |_| s.lock().unwrap().push(t.elapsed().as_secs_f64() * 1e6)),
+        );
+        sent += 1;
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let mut v = std::mem::take(&mut *samples.lock().unwrap());
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    Latency { rps: sent as f64 / seconds, p50: percentile(&v, 0.5), p99: percentile(&v, 0.99), p999: percentile(&v, 0.999) }
+}
+
+// ------------------------------------------------------------------------- memory
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .unwrap_or(0)
+}
+
+/// Broker RSS (own process) after warm-up and after `requests` more, pipelined.
+fn broker_memory(requests: u64) -> (u64, u64, f64) {
+    let port = |l: std::net::TcpListener| l.local_addr().unwrap().port();
+    let fe = format!("tcp://127.0.0.1:{}", port(std::net::TcpListener::bind("127.0.0.1:0").unwrap()));
+    let be = format!("tcp://127.0.0.1:{}", port(std::net::TcpListener::bind("127.0.0.1:0").unwrap()));
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["broker", "--frontend", &fe, "--backend", &be, "--log-level", "error"])
+        .spawn()
+        .expect("start broker process");
+    let pid = child.id();
+    let workers: Vec<_> = (0..2).map(|_| echo_worker(&be)).collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let c = Client::connect(ClientConfig::new(&fe).sid("bench").timeout(Duration::from_secs(30))).unwrap();
+    let run = |n: u64| {
+        let window = 256u64;
+        let mut pending = std::collections::VecDeque::new();
+        for i in 0..n {
+            if pending.len() as u64 >= window {
+                let p: zss::PendingReply = pending.pop_front().unwrap();
+                p.wait().unwrap();
+            }
+            pending.push_back(c.start(Call::new("echo", Value::from(i))).unwrap());
+        }
+        for p in pending {
+            p.wait().unwrap();
+        }
+    };
+    run(100_000.min(requests)); // warm-up: tables and allocator reach their steady size
+    let before = rss_kib(pid);
+    let t = Instant::now();
+    run(requests);
+    let rate = requests as f64 / t.elapsed().as_secs_f64();
+    let after = rss_kib(pid);
+    drop(workers);
+    unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+    let _ = child.wait();
+    (before, after, rate)
+}
+
+// ------------------------------------------------------------------------- report
+
+pub fn run(opts: BenchOptions) {
+    let s = opts.seconds;
+    println!("zss {} bench — loopback TCP, {} s per case, {} CPUs", zss::VERSION, s, std::thread::available_parallelism().map_or(0, |n| n.get()));
+    println!();
+    let raw = raw_sync(s, &[0xa1, b'x']);
+    let zss1 = zss_sync(s, 2);
+    println!("{:<44} {:>10} {:>9} {:>9} {:>9}", "synchronous round trip (1 in flight)", "calls/s", "p50 µs", "p99 µs", "p99.9 µs");
+    let row = |name: &str, l: &Latency| println!("{:<44} {:>10.0} {:>9.1} {:>9.1} {:>9.1}", name, l.rps, l.p50, l.p99, l.p999);
+    row("raw ZeroMQ echo, one hop", &raw);
+    row("zss client → broker → worker (two hops)", &zss1);
+    println!();
+
+    println!("{:<44} {:>10}", "payload size (synchronous)", "calls/s");
+    let mut sizes = Vec::new();
+    for &size in &opts.sizes {
+        let payload: Vec<u8> = zss::msgpack::encode(&payload_of(size)).unwrap();
+        let r = raw_sync(s / 2.0, &payload);
+        let z = zss_sync(s / 2.0, size);
+        println!("{:<44} {:>10.0}   (raw {:.0}, p50 {:.1} vs {:.1} µs)", format!("{size} B"), z.rps, r.rps, z.p50, r.p50);
+        sizes.push((size, r, z));
+    }
+    println!();
+
+    let raw_pipe = raw_pipelined(s, opts.in_flight, &[0xa1, b'x']);
+    println!("{:<44} {:>10}", format!("pipelined ({} in flight per client)", opts.in_flight), "calls/s");
+    println!("{:<44} {:>10.0}", "raw ZeroMQ echo, one hop, 1 client", raw_pipe);
+    let mut matrix = Vec::new();
+    for &(c, w) in &opts.matrix {
+        let rate = zss_pipelined(s, c, w, opts.in_flight, 2);
+        println!("{:<44} {:>10.0}", format!("zss {c} clients × {w} workers"), rate);
+        matrix.push((c, w, rate));
+    }
+    let peak = matrix.iter().map(|m| m.2).fold(0.0, f64::max);
+    println!();
+
+    let half = zss_at_rate(peak / 2.0, s);
+    println!("at half the peak rate ({:.0}/s offered, one client): p50 {:.1} µs, p99 {:.1} µs, p99.9 {:.1} µs", half.rps, half.p50, half.p99, half.p999);
+
+    let mem = if opts.memory_requests > 0 {
+        let (before, after, rate) = broker_memory(opts.memory_requests);
+        println!(
+            "broker RSS: {before} KiB before, {after} KiB after {} requests ({:+.1}%, {rate:.0} calls/s)",
+            opts.memory_requests,
+            (after as f64 - before as f64) * 100.0 / before as f64
+        );
+        Some((before, after))
+    } else {
+        None
+    };
+    println!();
+    println!("targets (ratios from this run):");
+    let check = |ok: bool| if ok { "ok" } else { "MISSED" };
+    let r1 = zss1.p50 / raw.p50;
+    println!("  sync round trip through broker / raw one hop (p50): {r1:.2}×  (target ≤ 2.2×) {}", check(r1 <= 2.2));
+    let r2 = peak / raw_pipe;
+    println!("  pipelined broker peak / raw echo:                   {:.0}%   (target ≥ 40%) {}", r2 * 100.0, check(r2 >= 0.4));
+    let r3 = half.p99 / half.p50;
+    println!("  p99 / p50 at half the peak rate:                    {r3:.2}×  (target ≤ 2×) {}", check(r3 <= 2.0));
+    if let Some((b, a)) = mem {
+        let g = (a as f64 - b as f64) / b as f64;
+        println!("  broker RSS growth:                                  {:.1}%  (target < 5%) {}", g * 100.0, check(g < 0.05));
+    }
+
+    if let Some(path) = opts.json {
+        let lat = |l: &Latency| serde_json::json!({"rps": l.rps, "p50_us": l.p50, "p99_us": l.p99, "p999_us": l.p999});
+        let doc = serde_json::json!({
+            "version": zss::VERSION,
+            "seconds_per_case": s,
+            "raw_sync": lat(&raw),
+            "zss_sync": lat(&zss1),
+            "sizes": sizes.iter().map(|(n, r, z)| serde_json::json!({"bytes": n, "raw": lat(r), "zss": lat(z)})).collect::<Vec<_>>(),
+            "raw_pipelined_rps": raw_pipe,
+            "zss_pipelined": matrix.iter().map(|(c, w, r)| serde_json::json!({"clients": c, "workers": w, "rps": r})).collect::<Vec<_>>(),
+            "half_peak": lat(&half),
+            "broker_rss_kib": mem.map(|(b, a)| serde_json::json!({"before": b, "after": a, "requests": opts.memory_requests})),
+        });
+        std::fs::write(&path, serde_json::to_string_pretty(&doc).unwrap()).expect("write JSON report");
+        println!("\nwrote {path}");
+    }
+}
