@@ -11,7 +11,7 @@
 //! to clients that are gone are dropped and counted; queues and frame sizes are bounded.
 
 use crate::error::{status, Error, Result, ServiceError};
-use crate::mailbox::Mailbox;
+use crate::mailbox::{self, Mailbox};
 use crate::msgpack::{self, Value};
 use crate::protocol::{self, Address, MessageType, PROTOCOL, SMI_SID};
 use crate::socket::{self, Role, SocketOptions};
@@ -266,17 +266,10 @@ impl Engine {
         );
         let mut next_sweep = Instant::now() + self.config.sweep_interval;
         loop {
-            let timeout = next_sweep.saturating_duration_since(Instant::now()).as_millis() as i64 + 1;
-            let mut items = [
-                self.frontend.as_poll_item(zmq::POLLIN),
-                self.backend.as_poll_item(zmq::POLLIN),
-                zmq::PollItem::from_fd(self.mailbox.fd(), zmq::POLLIN),
-            ];
-            if let Err(e) = zmq::poll(&mut items, timeout) {
-                if e != zmq::Error::EINTR {
-                    log::error!("broker poll failed: {e}");
-                    break;
-                }
+            let mut items = [self.frontend.as_poll_item(zmq::POLLIN), self.backend.as_poll_item(zmq::POLLIN), self.mailbox.poll_item()];
+            if let Err(e) = mailbox::wait(&mut items, Some(next_sweep)) {
+                log::error!("broker poll failed: {e}");
+                break;
             }
             let (front, back, control) = (items[0].is_readable(), items[1].is_readable(), items[2].is_readable());
             if control && self.mailbox.drain().iter().any(|c| matches!(c, Command::Stop)) {

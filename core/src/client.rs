@@ -6,7 +6,7 @@
 //! pollable [`PendingReply`] and the bindings' futures are all built on [`Client::send`].
 
 use crate::error::{status, Error, Result, ServiceError};
-use crate::mailbox::{Mailbox, Oneshot};
+use crate::mailbox::{self, Mailbox, Oneshot};
 use crate::msgpack::Value;
 use crate::protocol::{self, Address, Message, MessageType};
 use crate::socket::{self, Role, SocketOptions};
@@ -278,21 +278,13 @@ struct IoLoop {
 
 impl IoLoop {
     fn run(mut self) {
-        let fd = self.mailbox.fd();
         let mut closing = false;
         while !closing {
-            let timeout_ms = match self.deadlines.peek() {
-                Some(Reverse((d, _))) => {
-                    d.saturating_duration_since(Instant::now()).as_millis().min(i64::MAX as u128) as i64 + 1
-                }
-                None => -1,
-            };
-            let mut items = [self.socket.as_poll_item(zmq::POLLIN), zmq::PollItem::from_fd(fd, zmq::POLLIN)];
-            if let Err(e) = zmq::poll(&mut items, timeout_ms) {
-                if e != zmq::Error::EINTR {
-                    log::error!("client poll failed: {e}");
-                    break;
-                }
+            let deadline = self.deadlines.peek().map(|Reverse((d, _))| *d);
+            let mut items = [self.socket.as_poll_item(zmq::POLLIN), self.mailbox.poll_item()];
+            if let Err(e) = mailbox::wait(&mut items, deadline) {
+                log::error!("client poll failed: {e}");
+                break;
             }
             let (socket_ready, mailbox_ready) = (items[0].is_readable(), items[1].is_readable());
             if mailbox_ready {

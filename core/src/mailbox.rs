@@ -70,6 +70,11 @@ impl<T> Mailbox<T> {
         self.read_fd
     }
 
+    /// The poll item for this mailbox, to put last in an I/O thread's [`wait`] list.
+    pub fn poll_item(&self) -> zmq::PollItem<'static> {
+        zmq::PollItem::from_fd(self.read_fd, zmq::POLLIN)
+    }
+
     /// Clears the wake-up and returns everything queued so far. I/O thread only.
     pub fn drain(&self) -> Vec<T> {
         // Order matters: empty the pipe, then clear the flag, then take the messages. Clearing
@@ -140,5 +145,19 @@ impl<T> Oneshot<T> {
 
     pub fn is_set(&self) -> bool {
         self.value.lock().unwrap_or_else(|p| p.into_inner()).is_some()
+    }
+}
+
+/// The I/O threads' wait: blocks until one of `items` is readable or `deadline` passes
+/// (`None`: no deadline). An interrupted wait (EINTR) returns with nothing ready.
+pub fn wait(items: &mut [zmq::PollItem], deadline: Option<std::time::Instant>) -> Result<(), zmq::Error> {
+    let timeout_ms = match deadline {
+        // +1: zmq_poll rounds down, and waking a millisecond early would spin.
+        Some(d) => d.saturating_duration_since(std::time::Instant::now()).as_millis().min(i32::MAX as u128) as i64 + 1,
+        None => -1,
+    };
+    match zmq::poll(items, timeout_ms) {
+        Ok(_) | Err(zmq::Error::EINTR) => Ok(()),
+        Err(e) => Err(e),
     }
 }

@@ -6,7 +6,7 @@
 //! any time; the reply is encoded on the answering thread and sent by the I/O thread.
 
 use crate::error::{status, Error, Result, ServiceError};
-use crate::mailbox::{Mailbox, Oneshot};
+use crate::mailbox::{self, Mailbox, Oneshot};
 use crate::msgpack::{self, Value};
 use crate::protocol::{self, Address, FrameError, Message, MessageType, PROTOCOL, SMI_SID};
 use crate::socket::{self, Role, SocketOptions};
@@ -475,19 +475,14 @@ impl IoLoop {
         let mut last_broker_reply = Instant::now();
         let mut stopping = Stopping::Running;
         loop {
-            let now = Instant::now();
             let wake_at = match stopping {
                 Stopping::Running => next_beat,
                 Stopping::Draining(d) | Stopping::Down(d) => d.min(next_beat),
             };
-            let timeout_ms = wake_at.saturating_duration_since(now).as_millis() as i64 + 1;
-            let mut items =
-                [self.socket.as_poll_item(zmq::POLLIN), zmq::PollItem::from_fd(self.mailbox.fd(), zmq::POLLIN)];
-            if let Err(e) = zmq::poll(&mut items, timeout_ms) {
-                if e != zmq::Error::EINTR {
-                    log::error!("worker poll failed: {e}");
-                    break;
-                }
+            let mut items = [self.socket.as_poll_item(zmq::POLLIN), self.mailbox.poll_item()];
+            if let Err(e) = mailbox::wait(&mut items, Some(wake_at)) {
+                log::error!("worker poll failed: {e}");
+                break;
             }
             let (socket_ready, mailbox_ready) = (items[0].is_readable(), items[1].is_readable());
             if mailbox_ready {
