@@ -68,7 +68,7 @@ static int harness_passed, harness_failed, harness_case_failed;
 
 #define HARNESS_EXIT()                                                                        \
   do {                                                                                        \
-    printf("# %s: %d passed, %d failed\n", __FILE__, harness_passed, harness_failed);         \
+    printf("# %s: %d of %d cases ok\n", __FILE__, harness_passed, harness_passed + harness_failed);         \
     return harness_failed == 0 ? 0 : 1;                                                       \
   } while (0)
 
