@@ -1,0 +1,129 @@
+//! `NativeClient`: one core [`zss::Client`] (one DEALER socket, one I/O thread) per JS client.
+//!
+//! `call` converts the arguments on the JS thread, then hands the call to the core with
+//! [`zss::Client::send`]. Its completion runs on the client's I/O thread and only settles a
+//! napi `JsDeferred` (a thread-safe function underneath, non-blocking): the outcome is turned
+//! into JS values later, on the JS thread. Every call always settles, so a pending call keeps
+//! the event loop alive exactly as long as it is in flight, like the original's timer did.
+//!
+//! The promise resolves with a plain outcome record; `lib/client.js` turns failures into
+//! `ZssError`s (JS owns the error class and its extra fields).
+
+use napi::bindgen_prelude::*;
+use napi::sys;
+use napi_derive::napi;
+use std::time::Duration;
+
+use crate::convert::{JsHeaders, JsValueIn};
+use crate::util::set;
+
+/// Milliseconds (as JS passes them) → Duration, rejecting what cannot be a timeout.
+pub fn millis(name: &str, ms: f64) -> Result<Duration> {
+    if ms.is_finite() && ms > 0.0 {
+        Ok(Duration::from_secs_f64(ms / 1000.0))
+    } else {
+        Err(Error::new(Status::InvalidArg, format!("{name} must be a positive number of milliseconds, got {ms}")))
+    }
+}
+
+/// The outcome of one call, converted to JS on the JS thread.
+pub struct Outcome(zss::Result<zss::Reply>);
+
+impl ToNapiValue for Outcome {
+    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
+        let mut obj = std::ptr::null_mut();
+        sys::napi_create_object(env, &mut obj);
+        match val.0 {
+            Ok(reply) => {
+                set(env, obj, "ok", &zss::Value::Bool(true))?;
+                set(env, obj, "status", &zss::Value::Int(reply.status.into()))?;
+                set(env, obj, "headers", &reply.headers)?;
+                set(env, obj, "payload", &reply.payload)?;
+            }
+            Err(e) => {
+                set(env, obj, "ok", &zss::Value::Bool(false))?;
+                let kind = match &e {
+                    zss::Error::Service(_) => "service",
+                    zss::Error::InvalidArgument(_) => "invalid",
+                    zss::Error::Closed => "closed",
+                    zss::Error::Socket { .. } => "socket",
+                };
+                set(env, obj, "kind", &zss::Value::from(kind))?;
+                set(env, obj, "code", &zss::Value::Int(e.code().into()))?;
+                match e {
+                    zss::Error::Service(se) => {
+                        set(env, obj, "userMessage", &zss::Value::from(se.user_message.as_str()))?;
+                        set(env, obj, "developerMessage", &zss::Value::from(se.developer_message.as_str()))?;
+                        set(env, obj, "payload", &se.payload)?;
+                    }
+                    other => set(env, obj, "message", &zss::Value::from(other.to_string()))?,
+                }
+            }
+        }
+        Ok(obj)
+    }
+}
+
+#[napi]
+pub struct NativeClient {
+    inner: zss::Client,
+}
+
+#[napi]
+impl NativeClient {
+    #[napi(constructor)]
+    pub fn new(broker: String, sid: Option<String>, identity: String, timeout_ms: f64, headers: Option<JsHeaders>) -> Result<Self> {
+        let mut config = zss::ClientConfig::new(broker).identity(identity).timeout(millis("timeout", timeout_ms)?);
+        config.sid = sid;
+        config.headers = headers.map(|h| h.0).unwrap_or_default();
+        let inner = zss::Client::connect(config).map_err(crate::core_error)?;
+        Ok(NativeClient { inner })
+    }
+
+    /// The socket identity, `<identity>#<uuid>`.
+    #[napi(getter)]
+    pub fn identity(&self) -> String {
+        self.inner.identity().to_owned()
+    }
+
+    /// Sends one call; the promise resolves with an outcome record (never rejects for a reply).
+    #[napi(ts_return_type = "Promise<unknown>")]
+    pub fn call<'env>(
+        &self,
+        env: &'env Env,
+        verb: String,
+        payload: JsValueIn,
+        sid: Option<String>,
+        headers: Option<JsHeaders>,
+        timeout_ms: Option<f64>,
+    ) -> Result<Unknown<'env>> {
+        let call = zss::Call {
+            verb,
+            payload: payload.0,
+            sid,
+            headers: headers.map(|h| h.0).unwrap_or_default(),
+            timeout: timeout_ms.map(|t| millis("timeout", t)).transpose()?,
+        };
+        let (deferred, promise) = env.create_deferred::<Outcome, Box<dyn FnOnce(Env) -> Result<Outcome> + Send>>()?;
+        // The call holds a client handle until it completes: dropping the JS object mid-call
+        // must not close the socket under it (the last handle closes it, on the I/O thread).
+        let keep_alive = self.inner.clone();
+        self.inner
+            .send(
+                call,
+                Box::new(move |result| {
+                    drop(keep_alive);
+                    deferred.resolve(Box::new(move |_env| Ok(Outcome(result))));
+                }),
+            )
+            .map_err(crate::core_error)?;
+        Ok(promise.to_unknown())
+    }
+
+    /// Closes the socket; calls in flight settle as closed. Idempotent. Joining the I/O thread
+    /// is quick: it is woken through its mailbox and only settles deferreds (non-blocking).
+    #[napi]
+    pub fn close(&self) {
+        self.inner.close();
+    }
+}
