@@ -35,6 +35,12 @@ pub struct BrokerConfig {
     pub max_ttl: Duration,
     /// How often liveness is checked (`MICRO_BROKER_UPDATE_INT`, 500 ms).
     pub sweep_interval: Duration,
+    /// Requests a worker may have outstanding; when every worker of a service is at this
+    /// limit, new requests are answered 503 at once instead of queueing (default 10,000).
+    pub max_in_flight_per_worker: u32,
+    /// A forwarded request still unanswered after this long is answered 503 and forgotten, so a
+    /// worker that heartbeats but never replies cannot grow the broker's memory (default 60 s).
+    pub request_timeout: Duration,
     pub socket: SocketOptions,
 }
 
@@ -46,6 +52,8 @@ impl Default for BrokerConfig {
             heartbeat: Duration::from_millis(1000),
             max_ttl: Duration::from_millis(2000),
             sweep_interval: Duration::from_millis(500),
+            max_in_flight_per_worker: 10_000,
+            request_timeout: Duration::from_secs(60),
             socket: SocketOptions::default(),
         }
     }
@@ -70,8 +78,11 @@ pub struct BrokerStats {
     pub not_found: AtomicU64,
     /// Requests answered 400: readable envelope, unreadable address.
     pub bad_requests: AtomicU64,
-    /// Requests answered 503 because their worker was lost or its queue was full.
+    /// Requests answered 503: their worker was lost, or never replied within `request_timeout`.
     pub unavailable: AtomicU64,
+    /// Requests answered 503 because every worker of the service was at its in-flight limit
+    /// or its queue at the broker was full.
+    pub overloaded: AtomicU64,
     /// Frontend messages dropped as malformed (wrong frame count, protocol or type).
     pub malformed_frontend: AtomicU64,
     /// Backend messages dropped as malformed.
@@ -201,6 +212,15 @@ struct Service {
 struct InFlight {
     worker: WorkerId,
     address: Box<[u8]>,
+    since: Instant,
+}
+
+/// The outcome of choosing a worker for a request.
+enum Pick {
+    Worker(WorkerId),
+    NoWorker,
+    /// Every worker of the service is at `max_in_flight_per_worker`.
+    Overloaded,
 }
 
 fn inflight_key(client: &[u8], rid: &[u8]) -> Vec<u8> {
@@ -359,12 +379,16 @@ impl Engine {
 
         // The original broker answers 404 for the reserved SMI sid on the frontend too.
         loop {
-            let Some(worker) = self.pick_worker() else {
-                bump(&self.stats.not_found);
-                log::info!("no live worker for {}; answering 404", self.sid_buf);
-                let payload = self.not_found_payload.clone();
-                self.answer_client(status::NOT_FOUND, payload, None);
-                return;
+            let worker = match self.pick_worker() {
+                Pick::Worker(w) => w,
+                Pick::NoWorker => {
+                    bump(&self.stats.not_found);
+                    log::info!("no live worker for {}; answering 404", self.sid_buf);
+                    let payload = self.not_found_payload.clone();
+                    self.answer_client(status::NOT_FOUND, payload, None);
+                    return;
+                }
+                Pick::Overloaded => return self.answer_overloaded(),
             };
             match self.forward_to_worker(&worker) {
                 Ok(()) => return,
@@ -373,27 +397,31 @@ impl Engine {
                     self.remove_worker(&worker, "disconnected");
                 }
                 Err(e) => {
-                    bump(&self.stats.unavailable);
-                    log::warn!("could not forward to worker {}: {e}; answering 503", String::from_utf8_lossy(&worker));
-                    let err = ServiceError::with_messages(
-                        status::SERVICE_UNAVAILABLE,
-                        status::messages(status::SERVICE_UNAVAILABLE).0,
-                        "The service is overloaded: its queue at the broker is full.",
-                    );
-                    let payload = msgpack::encode(&err.to_payload()).expect("error payload encodes");
-                    self.answer_client(status::SERVICE_UNAVAILABLE, payload, None);
-                    return;
+                    log::warn!("could not forward to worker {}: {e}", String::from_utf8_lossy(&worker));
+                    return self.answer_overloaded();
                 }
             }
         }
     }
 
+    fn answer_overloaded(&mut self) {
+        bump(&self.stats.overloaded);
+        log::warn!("service {} is overloaded; answering 503", self.sid_buf);
+        let err = ServiceError::with_messages(
+            status::SERVICE_UNAVAILABLE,
+            status::messages(status::SERVICE_UNAVAILABLE).0,
+            "The service is overloaded: every instance has its maximum of requests in flight.",
+        );
+        let payload = msgpack::encode(&err.to_payload()).expect("error payload encodes");
+        self.answer_client(status::SERVICE_UNAVAILABLE, payload, None);
+    }
+
     /// The live worker of `self.sid_buf` with the fewest requests in flight; ties go round robin.
-    fn pick_worker(&mut self) -> Option<WorkerId> {
+    fn pick_worker(&mut self) -> Pick {
         if self.sid_buf == SMI_SID {
-            return None;
+            return Pick::NoWorker;
         }
-        let service = self.services.get_mut(self.sid_buf.as_str())?;
+        let Some(service) = self.services.get_mut(self.sid_buf.as_str()) else { return Pick::NoWorker };
         let n = service.workers.len();
         let mut best: Option<(usize, u32)> = None;
         for i in 0..n {
@@ -406,9 +434,14 @@ impl Engine {
                 }
             }
         }
-        let (idx, _) = best?;
-        service.cursor = (idx + 1) % n;
-        Some(service.workers[idx].clone())
+        match best {
+            None => Pick::NoWorker,
+            Some((_, load)) if load >= self.config.max_in_flight_per_worker => Pick::Overloaded,
+            Some((idx, _)) => {
+                service.cursor = (idx + 1) % n;
+                Pick::Worker(service.workers[idx].clone())
+            }
+        }
     }
 
     /// Sends the request in `self.frames` to `worker` and records it in flight. On error the
@@ -426,7 +459,7 @@ impl Engine {
         if let Some(w) = self.workers.get_mut(worker) {
             w.in_flight += 1;
         }
-        if let Some(previous) = self.inflight.insert(key, InFlight { worker: worker.clone(), address }) {
+        if let Some(previous) = self.inflight.insert(key, InFlight { worker: worker.clone(), address, since: Instant::now() }) {
             // A client reused a rid while the first call is still open; keep counts honest.
             self.release(&previous.worker);
         }
@@ -626,7 +659,15 @@ impl Engine {
                 self.inflight.iter().filter(|(_, v)| &v.worker == worker).map(|(k, _)| k.clone()).collect();
             keys.into_iter().filter_map(|k| self.inflight.remove(&k).map(|v| (k, v))).collect()
         };
-        let err = ServiceError::new(status::SERVICE_UNAVAILABLE).with_field("detail", format!("worker {reason}"));
+        self.answer_orphans(orphaned, &format!("worker {reason}"));
+    }
+
+    /// Answers forgotten in-flight requests with 503 (same rid and address, empty headers).
+    fn answer_orphans(&mut self, orphaned: Vec<(Vec<u8>, InFlight)>, detail: &str) {
+        if orphaned.is_empty() {
+            return;
+        }
+        let err = ServiceError::new(status::SERVICE_UNAVAILABLE).with_field("detail", detail);
         let payload = msgpack::encode(&err.to_payload()).expect("error payload encodes");
         let headers = msgpack::encode(&Value::Map(Vec::new())).expect("empty map encodes");
         for (key, entry) in orphaned {
@@ -657,6 +698,18 @@ impl Engine {
             .collect();
         for id in expired {
             self.remove_worker(&id, "expired");
+        }
+        let limit = self.config.request_timeout;
+        if self.inflight.values().any(|e| now.duration_since(e.since) > limit) {
+            let stale: Vec<Vec<u8>> =
+                self.inflight.iter().filter(|(_, e)| now.duration_since(e.since) > limit).map(|(k, _)| k.clone()).collect();
+            let orphaned: Vec<(Vec<u8>, InFlight)> =
+                stale.into_iter().filter_map(|k| self.inflight.remove(&k).map(|v| (k, v))).collect();
+            for (_, entry) in &orphaned {
+                self.release(&entry.worker);
+            }
+            log::warn!("{} requests unanswered after {limit:?}; answering 503", orphaned.len());
+            self.answer_orphans(orphaned, &format!("no reply from the worker within {limit:?}"));
         }
     }
 }

@@ -28,6 +28,10 @@ pub struct WorkerConfig {
     pub heartbeat: Duration,
     /// Requests handled at once; more wait in the worker's queue (default 16).
     pub concurrency: usize,
+    /// Requests allowed to wait in the worker's queue; beyond it a request is answered 503 at
+    /// once (default 10,000). Our broker rarely lets it fill (it limits requests in flight per
+    /// worker); the original broker does not limit anything.
+    pub max_queue: usize,
     /// The broker counts as lost after this many heartbeats without an SMI reply; the worker
     /// then reconnects with a fresh identity and registers again (default 3).
     pub lost_after_beats: u32,
@@ -44,6 +48,7 @@ impl WorkerConfig {
             sid: sid.into(),
             heartbeat: Duration::from_millis(1000),
             concurrency: 16,
+            max_queue: 10_000,
             lost_after_beats: 3,
             stop_timeout: Duration::from_secs(2),
             socket: SocketOptions::default(),
@@ -115,6 +120,8 @@ pub struct WorkerStats {
     pub replies: AtomicU64,
     pub handler_errors: AtomicU64,
     pub not_found: AtomicU64,
+    /// Requests refused (503) because the queue was full.
+    pub overloaded: AtomicU64,
     pub malformed: AtomicU64,
     pub reconnects: AtomicU64,
 }
@@ -633,6 +640,16 @@ impl IoLoop {
             responder.send(Err(ServiceError::new(status::NOT_FOUND)));
             return;
         };
+        if self.backlog.len() >= self.config.max_queue {
+            self.stats.overloaded.fetch_add(1, Ordering::Relaxed);
+            log::warn!("worker {} queue is full ({}); answering 503", self.identity, self.backlog.len());
+            responder.send(Err(ServiceError::with_messages(
+                status::SERVICE_UNAVAILABLE,
+                status::messages(status::SERVICE_UNAVAILABLE).0,
+                "The service is overloaded: its queue is full.",
+            )));
+            return;
+        }
         let request = Request { client, rid: msg.rid, address: msg.address, headers, payload: msg.payload };
         self.backlog.push_back((handler, request, responder));
         self.dispatch_backlog();

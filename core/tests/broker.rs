@@ -263,3 +263,64 @@ fn dispatch_routes_around_a_slow_worker() {
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
+
+#[test]
+fn a_flooded_service_answers_503_at_once_and_recovers() {
+    let mut config = zss::BrokerConfig::new("tcp://127.0.0.1:*", "tcp://127.0.0.1:*");
+    config.max_in_flight_per_worker = 5;
+    let broker = zss::Broker::bind(config).unwrap().start().unwrap();
+    let _worker = test_worker(broker.backend_endpoint(), "svc");
+    wait_for_workers(&broker, 1);
+    let c = Client::connect(ClientConfig::new(broker.frontend_endpoint()).sid("svc").timeout(Duration::from_secs(10))).unwrap();
+    let start = Instant::now();
+    let flood: Vec<_> = (0..50).map(|_| c.start(Call::new("sleep", 300)).unwrap()).collect();
+    let (mut ok, mut overloaded) = (0, 0);
+    for p in flood {
+        match p.wait() {
+            Ok(_) => ok += 1,
+            Err(Error::Service(e)) if e.code == 503 => {
+                assert!(e.developer_message.contains("overloaded"), "{}", e.developer_message);
+                overloaded += 1;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!((ok, overloaded), (5, 45), "5 in flight served, the rest refused");
+    assert!(start.elapsed() < Duration::from_secs(3), "nobody waited for a timeout");
+    assert_eq!(BrokerStats::get(&broker.stats().overloaded), 45);
+    // The flood is over: the service serves again.
+    assert_eq!(c.call("echo", 1).unwrap().payload, Value::from(1));
+}
+
+#[test]
+fn requests_a_live_worker_never_answers_are_answered_after_request_timeout() {
+    let mut config = zss::BrokerConfig::new("tcp://127.0.0.1:*", "tcp://127.0.0.1:*");
+    config.request_timeout = Duration::from_millis(300);
+    config.sweep_interval = Duration::from_millis(100);
+    let broker = zss::Broker::bind(config).unwrap().start().unwrap();
+    let raw = Raw::connect(broker.backend_endpoint(), "PONG#blackhole");
+    assert_eq!(node_smi(&raw, "PONG#blackhole", "UP"), "200");
+    // Keep it alive (heartbeats) but never answer requests.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let beat = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let mut f = smi_frames("HEARTBEAT");
+                f.insert(0, b"PONG#blackhole".to_vec());
+                raw.send(&f.iter().map(|x| &x[..]).collect::<Vec<_>>());
+                std::thread::sleep(Duration::from_millis(100));
+                while raw.recv(Duration::from_millis(1)).is_some() {}
+            }
+        })
+    };
+    let c = Client::connect(ClientConfig::new(broker.frontend_endpoint()).sid("pong").timeout(Duration::from_secs(5))).unwrap();
+    let start = Instant::now();
+    let r = c.call("ping", Value::Nil);
+    assert!(matches!(r, Err(Error::Service(ref e)) if e.code == 503), "{r:?}");
+    assert!(start.elapsed() < Duration::from_secs(1), "{:?}", start.elapsed());
+    assert_eq!(BrokerStats::get(&broker.stats().in_flight), 0, "the entry is forgotten");
+    assert_eq!(BrokerStats::get(&broker.stats().workers), 1, "the worker itself stays registered");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    beat.join().unwrap();
+}

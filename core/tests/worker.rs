@@ -151,3 +151,23 @@ fn a_handler_can_stop_its_own_worker() {
     slot.lock().unwrap().take();
     wait_for_workers(&broker, 0);
 }
+
+#[test]
+fn a_full_worker_queue_answers_503() {
+    // Behind a broker that does not limit requests in flight (as the original does not).
+    let mut config = zss::BrokerConfig::new("tcp://127.0.0.1:*", "tcp://127.0.0.1:*");
+    config.max_in_flight_per_worker = u32::MAX;
+    let broker = zss::Broker::bind(config).unwrap().start().unwrap();
+    let mut cfg = worker_config(broker.backend_endpoint(), "svc").concurrency(1);
+    cfg.max_queue = 3;
+    let mut w = Worker::new(cfg);
+    add_test_verbs(&mut w);
+    let w = w.start().unwrap();
+    wait_for_workers(&broker, 1);
+    let c = zss::Client::connect(zss::ClientConfig::new(broker.frontend_endpoint()).sid("svc").timeout(Duration::from_secs(5))).unwrap();
+    let calls: Vec<_> = (0..10).map(|_| c.start(zss::Call::new("sleep", 100)).unwrap()).collect();
+    let codes: Vec<u16> = calls.into_iter().map(|p| match p.wait() { Ok(r) => r.status, Err(e) => e.code() }).collect();
+    assert_eq!(codes.iter().filter(|&&c| c == 200).count(), 4, "1 running + 3 queued: {codes:?}");
+    assert_eq!(codes.iter().filter(|&&c| c == 503).count(), 6, "{codes:?}");
+    assert_eq!(zss::BrokerStats::get(&w.stats().overloaded), 6);
+}
