@@ -25,9 +25,9 @@ case "$PROFILE" in
   *) CARGO_PROFILE="$PROFILE" OUT_NAME="$PROFILE" ;;
 esac
 if [[ "${ZSS_SKIP_BUILD:-0}" != 1 ]]; then
-  cargo build -p zss-ffi --profile "$CARGO_PROFILE"
+  cargo build -p zss-ffi --profile "$CARGO_PROFILE" </dev/null
 fi
-TARGET_DIR="$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
+TARGET_DIR="$(cargo metadata --format-version 1 --no-deps </dev/null | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
 OUT="$TARGET_DIR/$OUT_NAME"
 
 VERSION="$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)"

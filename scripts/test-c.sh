@@ -25,11 +25,15 @@ failed=0
 pass() { passed=$((passed + 1)); echo "ok - $1"; }
 fail() { failed=$((failed + 1)); echo "not ok - $1"; }
 
+# cargo gets no standard input: its rustc probe reads "-" and must see an empty stream.
 echo "== build libzss (cargo, debug)"
-cargo build -p zss-ffi
+cargo build -p zss-ffi </dev/null
 
 echo "== header drift: include/zss.h vs a fresh cbindgen generation"
-if cargo test -p zss-ffi --test header; then pass "header_matches_cbindgen"; else fail "header_matches_cbindgen"; fi
+if cargo test -p zss-ffi --test header </dev/null; then pass "header_matches_cbindgen"; else fail "header_matches_cbindgen"; fi
+
+echo "== Rust unit tests of the boundary (panic -> ZSS_RESULT_PANIC, error mapping)"
+if cargo test -p zss-ffi --lib </dev/null; then pass "ffi_boundary_unit_tests"; else fail "ffi_boundary_unit_tests"; fi
 
 echo "== install into $PREFIX"
 PREFIX="$PREFIX" PROFILE=debug ZSS_SKIP_BUILD=1 scripts/install-c.sh

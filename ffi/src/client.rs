@@ -5,29 +5,21 @@ use crate::reply::zss_reply;
 use crate::value::{headers_from, json_arg, msgpack_arg};
 use crate::{guard, guard_void, zss_result, FfiResult, Failure};
 use std::ffi::c_char;
-use std::sync::RwLock;
 use std::time::Duration;
 use zss::{Call, Client, ClientConfig, Value};
 
 /// A connection to a broker's frontend. Opaque; made by `zss_client_new`, freed by
 /// `zss_client_free`. Thread-safe: any number of threads may call through one client at once.
 pub struct zss_client {
-    /// `None` once closed. Calls hold the read lock only while *sending*, never while waiting,
-    /// so `zss_client_close` is not held up by calls in flight: they fail with
-    /// `ZSS_RESULT_CLOSED`. The lock also guarantees no call is queued after the close (the
-    /// core would never complete such a call).
-    inner: RwLock<Option<Client>>,
+    /// The core client is thread-safe and its `close` is idempotent and fails calls in flight
+    /// and later calls with `Error::Closed`: nothing to add here.
+    inner: Client,
 }
 
 impl zss_client {
     /// Sends `call` and waits for its outcome, turning it into a reply handle for C.
     fn call(&self, call: Call, reply_out: &mut *mut zss_reply) -> FfiResult {
-        let pending = {
-            let guard = self.inner.read().unwrap_or_else(|p| p.into_inner());
-            let client = guard.as_ref().ok_or_else(|| Failure::new(zss_result::Closed, "the client is closed"))?;
-            client.start(call)?
-        };
-        match pending.wait() {
+        match self.inner.request(call) {
             Ok(reply) => {
                 *reply_out = into_raw(zss_reply::success(reply));
                 Ok(())
@@ -81,7 +73,7 @@ pub unsafe extern "C" fn zss_client_new(
             config.timeout = Duration::from_millis(u64::from(timeout_ms));
         }
         let client = Client::connect(config)?;
-        *client_out = into_raw(zss_client { inner: RwLock::new(Some(client)) });
+        *client_out = into_raw(zss_client { inner: client });
         Ok(())
     })
 }
@@ -165,11 +157,7 @@ pub unsafe extern "C" fn zss_client_call_msgpack(
 #[no_mangle]
 pub unsafe extern "C" fn zss_client_close(client: *const zss_client) -> zss_result {
     guard("zss_client_close", || {
-        let client = borrow(client, "client")?;
-        let taken = client.inner.write().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(c) = taken {
-            c.close();
-        }
+        borrow(client, "client")?.inner.close();
         Ok(())
     })
 }
@@ -181,10 +169,10 @@ pub unsafe extern "C" fn zss_client_close(client: *const zss_client) -> zss_resu
 #[no_mangle]
 pub unsafe extern "C" fn zss_client_free(client: *mut zss_client) {
     guard_void("zss_client_free", || {
+        // Close explicitly: dropping the handle alone would leave the socket open if the core
+        // ever kept another clone of the client alive.
         if let Some(c) = client.as_ref() {
-            if let Some(inner) = c.inner.write().unwrap_or_else(|p| p.into_inner()).take() {
-                inner.close();
-            }
+            c.inner.close();
         }
         free_raw(client)
     });

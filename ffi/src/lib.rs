@@ -233,3 +233,49 @@ pub unsafe extern "C" fn zss_last_error_message(buf: *mut c_char, len: usize, ou
 
 /// The status a client reports for a call that timed out (never sent on the wire).
 pub const ZSS_STATUS_TIMEOUT: u16 = 599;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn last_error() -> String {
+        unsafe { CStr::from_ptr(zss_last_error()) }.to_string_lossy().into_owned()
+    }
+
+    #[test]
+    fn a_panic_becomes_a_result_code_and_a_message() {
+        let r = guard("zss_test", || panic!("boom {}", 42));
+        assert_eq!(r, zss_result::Panic);
+        assert_eq!(last_error(), "zss_test: internal error (panic): boom 42");
+    }
+
+    #[test]
+    fn failures_are_recorded_and_success_leaves_the_message() {
+        let r = guard("zss_test", || Err(Failure::new(zss_result::InvalidJson, "bad")));
+        assert_eq!(r, zss_result::InvalidJson);
+        assert_eq!(guard("zss_other", || Ok(())), zss_result::Ok);
+        assert_eq!(last_error(), "zss_test: bad");
+    }
+
+    #[test]
+    fn interior_nul_is_cut_not_lost() {
+        let _ = guard("zss_test", || Err(Failure::new(zss_result::InvalidArgument, "before\0after")));
+        assert_eq!(last_error(), "zss_test: before");
+    }
+
+    #[test]
+    fn core_errors_map_to_their_codes() {
+        let timeout = Failure::from(zss::Error::Service(zss::ServiceError::timeout()));
+        assert_eq!(timeout.code, zss_result::Timeout);
+        let service = Failure::from(zss::Error::Service(zss::ServiceError::new(422)));
+        assert_eq!(service.code, zss_result::ServiceError);
+        assert_eq!(Failure::from(zss::Error::Closed).code, zss_result::Closed);
+        assert_eq!(Failure::from(zss::Error::InvalidArgument("x".into())).code, zss_result::InvalidArgument);
+    }
+
+    #[test]
+    fn version_is_the_core_version() {
+        let v = unsafe { CStr::from_ptr(zss_version()) }.to_str().unwrap();
+        assert_eq!(v, zss::VERSION);
+    }
+}
