@@ -172,6 +172,13 @@ impl Client {
         self.request(Call::new(verb, payload))
     }
 
+    /// Calls the broker's management interface (the reserved sid `SMI` on the frontend):
+    /// `PING`, `INFO`, `SERVICES` or `STATS`; returns the reply's payload. The original
+    /// broker answers these with 404.
+    pub fn management(&self, verb: &str) -> Result<Value> {
+        self.request(Call::new(verb, Value::Nil).sid(protocol::SMI_SID)).map(|r| r.payload)
+    }
+
     /// Sends `call` and waits for its reply (or its timeout, as a 599 [`Error::Service`]).
     pub fn request(&self, call: Call) -> Result<Reply> {
         let pending = self.start(call)?;

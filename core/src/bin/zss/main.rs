@@ -33,8 +33,26 @@ enum Command {
     /// Serve a demo service: ECHO (returns the payload), PING (returns "PONG"),
     /// SLEEP ({"ms": N}), FAIL ({"code": N}), NOTHING (204).
     Echo(EchoArgs),
+    /// List each service with its live workers (the broker's SMI SERVICES).
+    Services(ManagementArgs),
+    /// Show the broker's figures: totals and, per service, requests, replies, errors,
+    /// in flight, latency (the broker's SMI STATS).
+    Stats(ManagementArgs),
     /// Measure raw ZeroMQ against zss on loopback and print the figures.
     Bench(BenchArgs),
+}
+
+#[derive(Args)]
+struct ManagementArgs {
+    /// The broker's frontend.
+    #[arg(long, env = "ZSS_BROKER", default_value = "tcp://127.0.0.1:7777")]
+    broker: String,
+    /// Print the raw reply as JSON (for scripts).
+    #[arg(long)]
+    json: bool,
+    /// Timeout in ms.
+    #[arg(long, default_value_t = 1000)]
+    timeout: u64,
 }
 
 #[derive(Args)]
@@ -125,6 +143,8 @@ fn main() -> ExitCode {
         Command::Call(args) => return run_call(args),
         Command::Echo(args) => run_echo(args),
         Command::Bench(args) => run_bench(args),
+        Command::Services(args) => run_management("SERVICES", args, print_services),
+        Command::Stats(args) => run_management("STATS", args, print_stats),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -273,4 +293,79 @@ fn run_bench(args: BenchArgs) -> Result<(), Error> {
         json: args.json,
     });
     Ok(())
+}
+
+fn run_management(verb: &str, args: ManagementArgs, human: fn(&Value)) -> Result<(), Error> {
+    let config = ClientConfig::new(args.broker).identity("zss-cli").timeout(Duration::from_millis(args.timeout));
+    let payload = Client::connect(config)?.management(verb)?;
+    if args.json {
+        println!("{}", payload.to_json());
+    } else {
+        human(&payload);
+    }
+    Ok(())
+}
+
+fn entries(v: &Value) -> &[(Value, Value)] {
+    match v {
+        Value::Map(e) => e,
+        _ => &[],
+    }
+}
+
+fn num(v: Option<&Value>) -> String {
+    match v {
+        Some(Value::Float(f)) => format!("{f:.2}"),
+        Some(other) => other.to_json_string(),
+        None => "-".into(),
+    }
+}
+
+fn print_services(payload: &Value) {
+    println!("{:<24} {:<48} {:>9} {:>8}", "SERVICE", "WORKER", "IN FLIGHT", "IDLE ms");
+    for (sid, workers) in entries(payload) {
+        let sid = sid.as_str().unwrap_or("?");
+        if let Value::Array(ws) = workers {
+            for w in ws {
+                println!(
+                    "{:<24} {:<48} {:>9} {:>8}",
+                    sid,
+                    w.get("identity").and_then(Value::as_str).unwrap_or("?"),
+                    num(w.get("in_flight")),
+                    num(w.get("idle_ms"))
+                );
+            }
+        }
+    }
+}
+
+fn print_stats(payload: &Value) {
+    if let Some(b) = payload.get("broker") {
+        println!("broker:");
+        for (k, v) in entries(b) {
+            println!("  {:<20} {}", k.as_str().unwrap_or("?"), num(Some(v)));
+        }
+    }
+    println!();
+    println!(
+        "{:<24} {:>9} {:>8} {:>7} {:>7} {:>7} {:>9} {:>8} {:>9} {:>9}",
+        "SERVICE", "REQUESTS", "2XX", "4XX", "5XX", "ERRORS", "IN FLIGHT", "WORKERS", "P50 ms", "P99 ms"
+    );
+    for (sid, s) in payload.get("services").map(entries).unwrap_or(&[]) {
+        let replies = s.get("replies");
+        let latency = s.get("latency_ms");
+        println!(
+            "{:<24} {:>9} {:>8} {:>7} {:>7} {:>7} {:>9} {:>8} {:>9} {:>9}",
+            sid.as_str().unwrap_or("?"),
+            num(s.get("requests")),
+            num(replies.and_then(|r| r.get("2xx"))),
+            num(replies.and_then(|r| r.get("4xx"))),
+            num(replies.and_then(|r| r.get("5xx"))),
+            num(s.get("errors")),
+            num(s.get("in_flight")),
+            num(s.get("workers")),
+            num(latency.and_then(|l| l.get("p50"))),
+            num(latency.and_then(|l| l.get("p99"))),
+        );
+    }
 }

@@ -10,6 +10,9 @@
 //! waiting clients at once (503) when their worker expires, goes DOWN or disconnects; replies
 //! to clients that are gone are dropped and counted; queues and frame sizes are bounded.
 
+mod management;
+mod stats;
+
 use crate::error::{status, Error, Result, ServiceError};
 use crate::mailbox::{self, Mailbox};
 use crate::msgpack::{self, Value};
@@ -199,9 +202,10 @@ struct WorkerEntry {
     sid: String,
     last_seen: Instant,
     in_flight: u32,
+    /// Index of its service's figures in `Engine::service_stats`.
+    stats: usize,
 }
 
-#[derive(Default)]
 struct Service {
     workers: Vec<WorkerId>,
     cursor: usize,
@@ -213,6 +217,7 @@ struct InFlight {
     worker: WorkerId,
     address: Box<[u8]>,
     since: Instant,
+    stats: usize,
 }
 
 /// The outcome of choosing a worker for a request.
@@ -252,6 +257,11 @@ struct Engine {
     sid_buf: String,
     frames: Vec<zmq::Message>,
     not_found_payload: Vec<u8>,
+    started: Instant,
+    endpoints: (String, String),
+    /// Per-service figures, indexed by `service_index[sid]`; never shrinks.
+    service_stats: Vec<stats::ServiceStats>,
+    service_index: HashMap<String, usize>,
 }
 
 impl Engine {
@@ -264,6 +274,10 @@ impl Engine {
             ("code", Value::from(404)),
         ]);
         Engine {
+            endpoints: (broker.frontend_endpoint, broker.backend_endpoint),
+            started: Instant::now(),
+            service_stats: Vec::new(),
+            service_index: HashMap::new(),
             frontend: broker.frontend,
             backend: broker.backend,
             mailbox,
@@ -376,8 +390,10 @@ impl Engine {
         };
         self.sid_buf.clear();
         self.sid_buf.extend(sid.chars().flat_map(char::to_uppercase));
-
-        // The original broker answers 404 for the reserved SMI sid on the frontend too.
+        if self.sid_buf == SMI_SID {
+            // The original broker answers 404 here; we answer management verbs.
+            return self.on_management();
+        }
         loop {
             let worker = match self.pick_worker() {
                 Pick::Worker(w) => w,
@@ -391,7 +407,12 @@ impl Engine {
                 Pick::Overloaded => return self.answer_overloaded(),
             };
             match self.forward_to_worker(&worker) {
-                Ok(()) => return,
+                Ok(()) => {
+                    if let Some(w) = self.workers.get(&worker) {
+                        self.service_stats[w.stats].requests += 1;
+                    }
+                    return;
+                }
                 Err(zmq::Error::EHOSTUNREACH) => {
                     // The worker disconnected without DOWN: forget it and try the next one.
                     self.remove_worker(&worker, "disconnected");
@@ -406,6 +427,9 @@ impl Engine {
 
     fn answer_overloaded(&mut self) {
         bump(&self.stats.overloaded);
+        if let Some(&i) = self.service_index.get(self.sid_buf.as_str()) {
+            self.service_stats[i].unavailable += 1;
+        }
         log::warn!("service {} is overloaded; answering 503", self.sid_buf);
         let err = ServiceError::with_messages(
             status::SERVICE_UNAVAILABLE,
@@ -418,9 +442,6 @@ impl Engine {
 
     /// The live worker of `self.sid_buf` with the fewest requests in flight; ties go round robin.
     fn pick_worker(&mut self) -> Pick {
-        if self.sid_buf == SMI_SID {
-            return Pick::NoWorker;
-        }
         let Some(service) = self.services.get_mut(self.sid_buf.as_str()) else { return Pick::NoWorker };
         let n = service.workers.len();
         let mut best: Option<(usize, u32)> = None;
@@ -449,6 +470,7 @@ impl Engine {
     fn forward_to_worker(&mut self, worker: &WorkerId) -> std::result::Result<(), zmq::Error> {
         let key = inflight_key(&self.frames[0], &self.frames[3]);
         let address: Box<[u8]> = self.frames[4][..].into();
+        let stats = self.workers.get(worker).map_or(0, |w| w.stats);
         self.backend.send(&worker[..], zmq::SNDMORE | zmq::DONTWAIT)?;
         let last = self.frames.len() - 1;
         for (i, frame) in self.frames.drain(..).enumerate() {
@@ -459,7 +481,7 @@ impl Engine {
         if let Some(w) = self.workers.get_mut(worker) {
             w.in_flight += 1;
         }
-        if let Some(previous) = self.inflight.insert(key, InFlight { worker: worker.clone(), address, since: Instant::now() }) {
+        if let Some(previous) = self.inflight.insert(key, InFlight { worker: worker.clone(), address, since: Instant::now(), stats }) {
             // A client reused a rid while the first call is still open; keep counts honest.
             self.release(&previous.worker);
         }
@@ -535,6 +557,8 @@ impl Engine {
         if let Some(entry) = self.inflight.remove(&key) {
             self.release(&entry.worker);
             self.stats.in_flight.store(self.inflight.len() as u64, Ordering::Relaxed);
+            let micros = entry.since.elapsed().as_micros() as u64;
+            self.service_stats[entry.stats].record_reply(&self.frames[7], micros);
         }
         // Forwarded even without an in-flight entry: after a broker restart the client may
         // still be waiting for a request the previous broker sent.
@@ -615,8 +639,16 @@ impl Engine {
             return status::INTERNAL;
         }
         log::info!("worker {} registered for {sid}", String::from_utf8_lossy(&worker));
-        self.services.entry(sid.clone()).or_default().workers.push(worker.clone());
-        self.workers.insert(worker, WorkerEntry { sid, last_seen: Instant::now(), in_flight: 0 });
+        let stats = match self.service_index.get(&sid) {
+            Some(&i) => i,
+            None => {
+                self.service_stats.push(Default::default());
+                self.service_index.insert(sid.clone(), self.service_stats.len() - 1);
+                self.service_stats.len() - 1
+            }
+        };
+        self.services.entry(sid.clone()).or_insert_with(|| Service { workers: Vec::new(), cursor: 0 }).workers.push(worker.clone());
+        self.workers.insert(worker, WorkerEntry { sid, last_seen: Instant::now(), in_flight: 0, stats });
         self.stats.workers.store(self.workers.len() as u64, Ordering::Relaxed);
         status::OK
     }
@@ -672,6 +704,7 @@ impl Engine {
         let headers = msgpack::encode(&Value::Map(Vec::new())).expect("empty map encodes");
         for (key, entry) in orphaned {
             bump(&self.stats.unavailable);
+            self.service_stats[entry.stats].unavailable += 1;
             let (client, rid) = split_key(&key);
             let frames = [
                 zmq::Message::from(client),

@@ -1,0 +1,123 @@
+//! The broker's management interface: requests to the reserved sid `SMI` on the frontend.
+//! The original broker answers those with 404, so no existing client depends on them.
+//!
+//! | verb       | payload of the 200 reply                                              |
+//! |------------|-----------------------------------------------------------------------|
+//! | `PING`     | `"PONG"`                                                              |
+//! | `INFO`     | version, uptime, endpoints, settings                                  |
+//! | `SERVICES` | `{SID: [{identity, in_flight, idle_ms}]}` for every live worker       |
+//! | `STATS`    | broker totals and, per service, requests, replies by class, errors, in flight, latency p50/p99, workers |
+
+use super::{BrokerStats, Engine};
+use crate::error::status;
+use crate::msgpack::{self, Value};
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+fn ms(d: std::time::Duration) -> Value {
+    Value::from(d.as_millis() as u64)
+}
+
+impl Engine {
+    pub(super) fn on_management(&mut self) {
+        let verb = msgpack::map_str_field(&self.frames[4], "verb").unwrap_or("").to_uppercase();
+        let payload = match verb.as_str() {
+            "PING" => Value::from("PONG"),
+            "INFO" => self.info(),
+            "SERVICES" => self.services_value(),
+            "STATS" => self.stats_value(),
+            _ => {
+                log::info!("unknown management verb {verb:?}; answering 404");
+                let payload = self.not_found_payload.clone();
+                return self.answer_client(status::NOT_FOUND, payload, None);
+            }
+        };
+        let bytes = msgpack::encode(&payload).expect("management payloads hold no binary");
+        self.answer_client(status::OK, bytes, None);
+    }
+
+    fn info(&self) -> Value {
+        let c = &self.config;
+        Value::map([
+            ("version", Value::from(crate::VERSION)),
+            ("uptime_ms", ms(self.started.elapsed())),
+            ("frontend", Value::from(self.endpoints.0.as_str())),
+            ("backend", Value::from(self.endpoints.1.as_str())),
+            (
+                "settings",
+                Value::map([
+                    ("heartbeat_ms", ms(c.heartbeat)),
+                    ("max_ttl_ms", ms(c.max_ttl)),
+                    ("sweep_interval_ms", ms(c.sweep_interval)),
+                    ("max_in_flight_per_worker", Value::from(c.max_in_flight_per_worker)),
+                    ("request_timeout_ms", ms(c.request_timeout)),
+                    ("max_message_size", Value::from(c.socket.max_message_size)),
+                    ("send_hwm", Value::from(c.socket.send_hwm)),
+                    ("recv_hwm", Value::from(c.socket.recv_hwm)),
+                    ("curve", Value::from(crate::socket::has_curve())),
+                ]),
+            ),
+        ])
+    }
+
+    fn sorted_sids(&self) -> Vec<&String> {
+        let mut sids: Vec<&String> = self.services.keys().collect();
+        sids.sort();
+        sids
+    }
+
+    fn services_value(&self) -> Value {
+        let now = Instant::now();
+        let entries = self.sorted_sids().into_iter().map(|sid| {
+            let workers = self.services[sid]
+                .workers
+                .iter()
+                .filter_map(|id| self.workers.get(id).map(|w| (id, w)))
+                .map(|(id, w)| {
+                    Value::map([
+                        ("identity", Value::from(String::from_utf8_lossy(id).into_owned())),
+                        ("in_flight", Value::from(w.in_flight)),
+                        ("idle_ms", ms(now.duration_since(w.last_seen))),
+                    ])
+                })
+                .collect::<Vec<_>>();
+            (sid.clone(), Value::Array(workers))
+        });
+        Value::map(entries)
+    }
+
+    fn stats_value(&self) -> Value {
+        let s = &self.stats;
+        let get = |c: &std::sync::atomic::AtomicU64| Value::from(c.load(Ordering::Relaxed));
+        let broker = Value::map([
+            ("requests", get(&s.requests)),
+            ("forwarded", get(&s.forwarded)),
+            ("replies", get(&s.replies)),
+            ("not_found", get(&s.not_found)),
+            ("bad_requests", get(&s.bad_requests)),
+            ("unavailable", get(&s.unavailable)),
+            ("overloaded", get(&s.overloaded)),
+            ("malformed_frontend", get(&s.malformed_frontend)),
+            ("malformed_backend", get(&s.malformed_backend)),
+            ("dropped_replies", get(&s.dropped_replies)),
+            ("smi", get(&s.smi)),
+            ("workers_removed", get(&s.workers_removed)),
+            ("workers", Value::from(BrokerStats::get(&s.workers))),
+            ("in_flight", Value::from(BrokerStats::get(&s.in_flight))),
+            ("uptime_ms", ms(self.started.elapsed())),
+        ]);
+        let mut sids: Vec<&String> = self.service_index.keys().collect();
+        sids.sort();
+        let services = sids.into_iter().map(|sid| {
+            let (in_flight, workers) = match self.services.get(sid) {
+                Some(svc) => (
+                    svc.workers.iter().filter_map(|id| self.workers.get(id)).map(|w| w.in_flight as u64).sum(),
+                    svc.workers.len(),
+                ),
+                None => (0, 0),
+            };
+            (sid.clone(), self.service_stats[self.service_index[sid]].to_value(in_flight, workers))
+        });
+        Value::map([("broker", broker), ("services", Value::map(services))])
+    }
+}
