@@ -195,15 +195,21 @@ impl ResponderInner {
         }
         let elapsed_ms = self.started.elapsed().as_secs_f64() * 1000.0;
         headers.insert("response-time", Value::Float(elapsed_ms));
-        let frames = match reply_frames(&self.client, &self.rid, &self.address_frame, &headers, status, &payload) {
-            Ok(f) => f,
+        // Headers and payload are encoded apart so that one that cannot be sent (binary from a
+        // hostile or modern peer) degrades alone: headers to our own, the payload to a 500.
+        let headers = msgpack::encode(&headers).unwrap_or_else(|e| {
+            log::warn!("headers of rid {} cannot be echoed ({e}); replying with response-time only", self.rid);
+            msgpack::encode(&Value::map([("response-time", Value::Float(elapsed_ms))])).expect("a float encodes")
+        });
+        let (status, payload) = match msgpack::encode(&payload) {
+            Ok(p) => (status, p),
             Err(e) => {
                 log::error!("reply to rid {} cannot be encoded ({e}); answering 500", self.rid);
                 let err = ServiceError::new(status::INTERNAL).to_payload();
-                reply_frames(&self.client, &self.rid, &self.address_frame, &headers, status::INTERNAL, &err)
-                    .expect("standard error payload encodes")
+                (status::INTERNAL, msgpack::encode(&err).expect("standard error payload encodes"))
             }
         };
+        let frames = reply_frames(self.client.as_bytes(), self.rid.as_bytes(), &self.address_frame, headers, status, payload);
         self.stats.replies.fetch_add(1, Ordering::Relaxed);
         if self.mailbox.send(Command::Reply(frames)).is_err() {
             log::warn!("worker stopped before the reply to rid {} could be sent", self.rid);
@@ -211,24 +217,18 @@ impl ResponderInner {
     }
 }
 
-fn reply_frames(
-    client: &str,
-    rid: &str,
-    address_frame: &[u8],
-    headers: &Value,
-    status: u16,
-    payload: &Value,
-) -> std::result::Result<Vec<Vec<u8>>, msgpack::EncodeError> {
-    Ok(vec![
-        client.as_bytes().to_vec(),
+/// The 8 frames of a reply from already-encoded parts.
+fn reply_frames(client: &[u8], rid: &[u8], address_frame: &[u8], headers: Vec<u8>, status: u16, payload: Vec<u8>) -> Vec<Vec<u8>> {
+    vec![
+        client.to_vec(),
         PROTOCOL.as_bytes().to_vec(),
         MessageType::Rep.as_bytes().to_vec(),
-        rid.as_bytes().to_vec(),
+        rid.to_vec(),
         address_frame.to_vec(),
-        msgpack::encode(headers)?,
+        headers,
         status.to_string().into_bytes(),
-        msgpack::encode(payload)?,
-    ])
+        payload,
+    ]
 }
 
 /// A service definition: its settings and a handler per verb. Start it with [`Worker::start`].
@@ -667,16 +667,14 @@ impl IoLoop {
         }
     }
 
-    /// A request we cannot parse still gets an answer (400) when its sender and rid are
-    /// readable; otherwise it is logged and counted.
+    /// A request we cannot parse still gets an answer (400) when it has a request's envelope:
+    /// the client identity and rid are echoed as bytes, whatever they hold. Anything else is
+    /// logged and counted.
     fn reject_malformed(&mut self, frames: &[Vec<u8>], error: FrameError) {
         self.stats.malformed.fetch_add(1, Ordering::Relaxed);
         log::warn!("worker {} dropped a malformed message: {error}", self.identity);
-        let answerable = frames.len() == 8
-            && protocol::envelope_offset(frames).is_ok()
-            && frames[2] == MessageType::Req.as_bytes()
-            && std::str::from_utf8(&frames[0]).is_ok()
-            && std::str::from_utf8(&frames[3]).is_ok();
+        let answerable =
+            frames.len() == 8 && protocol::envelope_offset(frames).is_ok() && frames[2] == MessageType::Req.as_bytes();
         if !answerable {
             return;
         }
@@ -685,10 +683,14 @@ impl IoLoop {
             Err(_) => Address::new(&self.sid, "").encode(),
         };
         let err = ServiceError::new(status::BAD_REQUEST).with_field("detail", error.to_string());
-        let client = String::from_utf8_lossy(&frames[0]);
-        let rid = String::from_utf8_lossy(&frames[3]);
-        let reply = reply_frames(&client, &rid, &address, &Value::Map(Vec::new()), status::BAD_REQUEST, &err.to_payload())
-            .expect("error payload encodes");
+        let reply = reply_frames(
+            &frames[0],
+            &frames[3],
+            &address,
+            vec![0x80], // an empty map
+            status::BAD_REQUEST,
+            msgpack::encode(&err.to_payload()).expect("error payload encodes"),
+        );
         if let Err(e) = self.socket.send_multipart(reply, zmq::DONTWAIT) {
             log::warn!("worker could not answer a malformed request: {e}");
         }
