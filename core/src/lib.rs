@@ -31,7 +31,7 @@ pub mod protocol;
 pub mod socket;
 pub mod worker;
 
-pub use broker::{Broker, BrokerConfig, BrokerStats, RunningBroker};
+pub use broker::{Broker, BrokerConfig, BrokerStats, MetricsServer, RunningBroker, Snapshot};
 pub use client::{Call, Client, ClientConfig, Completion, PendingReply, Reply};
 pub use error::{status, Error, Result, ServiceError};
 pub use msgpack::Value;

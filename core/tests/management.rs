@@ -83,3 +83,69 @@ fn zss_services_and_stats_commands() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("timeout"), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+fn scrape(addr: std::net::SocketAddr, path: &str) -> (String, String) {
+    use std::io::{Read, Write};
+    let mut conn = std::net::TcpStream::connect(addr).unwrap();
+    write!(conn, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").unwrap();
+    let mut raw = String::new();
+    conn.read_to_string(&mut raw).unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    (head.to_owned(), body.to_owned())
+}
+
+#[test]
+fn prometheus_endpoint_over_http() {
+    let broker = broker();
+    let _w = test_worker(broker.backend_endpoint(), "svc");
+    wait_for_workers(&broker, 1);
+    let metrics = broker.serve_metrics("127.0.0.1:0").unwrap();
+    let c = Client::connect(ClientConfig::new(broker.frontend_endpoint()).sid("svc")).unwrap();
+    for i in 0..5 {
+        c.call("echo", i).unwrap();
+    }
+    assert!(c.call("invalid", Value::Nil).is_err());
+    assert!(c.request(Call::new("x", Value::Nil).sid("nobody")).is_err());
+
+    let (head, body) = scrape(metrics.local_addr(), "/metrics");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(head.to_lowercase().contains("application/openmetrics-text"), "{head}");
+    for line in [
+        "zss_broker_requests_total 7",
+        "zss_broker_not_found_total 1",
+        "zss_broker_workers 1",
+        "zss_service_requests_total{sid=\"SVC\"} 6",
+        "zss_service_replies_total{sid=\"SVC\",class=\"2xx\"} 5",
+        "zss_service_replies_total{sid=\"SVC\",class=\"4xx\"} 1",
+        "zss_service_workers{sid=\"SVC\"} 1",
+        "zss_service_latency_seconds_count{sid=\"SVC\"} 6",
+        "zss_service_latency_seconds_bucket{le=\"+Inf\",sid=\"SVC\"} 6",
+        "# EOF",
+    ] {
+        assert!(body.lines().any(|l| l == line), "missing {line:?} in\n{body}");
+    }
+    assert!(body.contains("# TYPE zss_service_latency_seconds histogram"));
+    let (head, _) = scrape(metrics.local_addr(), "/other");
+    assert!(head.starts_with("HTTP/1.1 404"), "{head}");
+}
+
+#[test]
+fn zss_broker_metrics_flag() {
+    let zss = env!("CARGO_BIN_EXE_zss");
+    let port = |l: std::net::TcpListener| l.local_addr().unwrap().port();
+    let mport = port(std::net::TcpListener::bind("127.0.0.1:0").unwrap());
+    let fe = format!("tcp://127.0.0.1:{}", port(std::net::TcpListener::bind("127.0.0.1:0").unwrap()));
+    let be = format!("tcp://127.0.0.1:{}", port(std::net::TcpListener::bind("127.0.0.1:0").unwrap()));
+    let mut child = std::process::Command::new(zss)
+        .args(["broker", "--frontend", &fe, "--backend", &be, "--metrics-addr", &format!("127.0.0.1:{mport}")])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{mport}").parse().unwrap();
+    let up = wait_until(Duration::from_secs(5), || std::net::TcpStream::connect(addr).is_ok());
+    let body = if up { scrape(addr, "/metrics").1 } else { String::new() };
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    child.wait().unwrap();
+    assert!(up, "metrics endpoint came up");
+    assert!(body.lines().any(|l| l == "zss_broker_workers 0"), "{body}");
+}

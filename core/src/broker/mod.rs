@@ -11,7 +11,10 @@
 //! to clients that are gone are dropped and counted; queues and frame sizes are bounded.
 
 mod management;
+mod metrics;
 mod stats;
+
+pub use metrics::{MetricsServer, ServiceSnapshot, Snapshot};
 
 use crate::error::{status, Error, Result, ServiceError};
 use crate::mailbox::{self, Mailbox};
@@ -114,6 +117,8 @@ fn bump(counter: &AtomicU64) {
 
 enum Command {
     Stop,
+    /// Fill the slot with the current figures (metrics scrapes).
+    Snapshot(Arc<crate::mailbox::Oneshot<Snapshot>>),
 }
 
 /// A broker with its sockets bound, not yet serving. Binding happens here, on the caller's
@@ -179,6 +184,18 @@ impl RunningBroker {
     }
     pub fn stats(&self) -> &BrokerStats {
         &self.stats
+    }
+
+    /// The broker's figures now (the same as `SMI STATS`, with latency buckets); `None` if the
+    /// broker has stopped.
+    pub fn snapshot(&self) -> Option<Snapshot> {
+        metrics::request_snapshot(&self.mailbox, Duration::from_secs(2))
+    }
+
+    /// Serves the figures for Prometheus at `http://<addr>/metrics` (e.g. `127.0.0.1:9100`;
+    /// port 0 picks one, see [`MetricsServer::local_addr`]) until the returned server is dropped.
+    pub fn serve_metrics(&self, addr: &str) -> Result<MetricsServer> {
+        MetricsServer::start(addr, self.mailbox.clone())
     }
 
     /// Stops serving and waits for the broker thread; the sockets are closed on return.
@@ -306,8 +323,17 @@ impl Engine {
                 break;
             }
             let (front, back, control) = (items[0].is_readable(), items[1].is_readable(), items[2].is_readable());
-            if control && self.mailbox.drain().iter().any(|c| matches!(c, Command::Stop)) {
-                break;
+            if control {
+                let mut stop = false;
+                for cmd in self.mailbox.drain() {
+                    match cmd {
+                        Command::Stop => stop = true,
+                        Command::Snapshot(slot) => slot.set(self.snapshot()),
+                    }
+                }
+                if stop {
+                    break;
+                }
             }
             // Replies first: they free workers for the requests that follow.
             if back {

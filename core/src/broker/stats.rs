@@ -59,11 +59,12 @@ impl ServiceStats {
 pub(super) struct Histogram {
     counts: [u64; 256],
     total: u64,
+    sum_us: u64,
 }
 
 impl Default for Histogram {
     fn default() -> Self {
-        Histogram { counts: [0; 256], total: 0 }
+        Histogram { counts: [0; 256], total: 0, sum_us: 0 }
     }
 }
 
@@ -88,6 +89,20 @@ impl Histogram {
     pub fn record(&mut self, us: u64) {
         self.counts[Self::bucket(us)] += 1;
         self.total += 1;
+        self.sum_us = self.sum_us.saturating_add(us);
+    }
+
+    pub fn count(&self) -> u64 {
+        self.total
+    }
+
+    pub fn sum_us(&self) -> u64 {
+        self.sum_us
+    }
+
+    /// Samples whose bucket lies entirely at or below `us` (for cumulative export buckets).
+    pub fn count_at_most(&self, us: u64) -> u64 {
+        self.counts.iter().enumerate().take_while(|&(i, _)| Self::upper_bound(i) <= us).map(|(_, &c)| c).sum()
     }
 
     /// The value below which a fraction `p` of the samples fall (bucket upper bound); 0 when empty.

@@ -97,6 +97,9 @@ struct BrokerArgs {
     /// Largest accepted frame in bytes.
     #[arg(long, default_value_t = 64 * 1024 * 1024)]
     max_message_size: i64,
+    /// Serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9100). Off by default.
+    #[arg(long, env = "MICRO_BROKER_METRICS_ADDR")]
+    metrics_addr: Option<String>,
 }
 
 #[derive(Args)]
@@ -190,6 +193,7 @@ fn run_broker(args: BrokerArgs) -> Result<(), Error> {
     config.sweep_interval = Duration::from_millis(args.update_interval);
     config.socket.max_message_size = args.max_message_size;
     let mut broker = Broker::bind(config)?.start()?;
+    let _metrics = args.metrics_addr.as_deref().map(|addr| broker.serve_metrics(addr)).transpose()?;
     log::info!(
         "zss {} broker: clients → {}, workers → {}",
         zss::VERSION,
