@@ -1,0 +1,49 @@
+//! The native half of the `zss` gem: `ZSS::Native`, a thin magnus binding of the Rust core.
+//!
+//! The Ruby half (lib/zss/*.rb) gives it the old gem's shape (`ZSS::Client`, `ZSS::Service`,
+//! `ZSS::Error`); this crate only translates values and errors and makes every blocking wait
+//! release the GVL (see [`gvl`]). No Ruby code ever runs on a thread Ruby did not create.
+
+mod broker;
+mod client;
+mod convert;
+mod errors;
+mod gvl;
+mod worker;
+
+use magnus::{function, method, prelude::*, Error, Ruby};
+
+#[magnus::init(name = "zss_native")]
+fn init(ruby: &Ruby) -> Result<(), Error> {
+    let zss = ruby.define_module("ZSS")?;
+    let native = zss.define_module("Native")?;
+    native.const_set("CORE_VERSION", zss::VERSION)?;
+
+    let client = native.define_class("Client", ruby.class_object())?;
+    client.define_singleton_method("new", function!(client::Client::new, 4))?;
+    client.define_method("identity", method!(client::Client::identity, 0))?;
+    client.define_method("call", method!(client::Client::call, 4))?;
+    client.define_method("close", method!(client::Client::close, 0))?;
+
+    let worker = native.define_class("Worker", ruby.class_object())?;
+    worker.define_singleton_method("new", function!(worker::Worker::new, 5))?;
+    worker.define_method("identity", method!(worker::Worker::identity, 0))?;
+    worker.define_method("next_request", method!(worker::Worker::next_request, 1))?;
+    worker.define_method("stop", method!(worker::Worker::stop, 0))?;
+    worker.define_method("wait", method!(worker::Worker::wait, 1))?;
+    worker.define_method("stopped?", method!(worker::Worker::is_stopped, 0))?;
+    worker.define_method("stats", method!(worker::Worker::stats, 0))?;
+
+    let responder = native.define_class("Responder", ruby.class_object())?;
+    responder.define_method("reply", method!(worker::Responder::reply, 1))?;
+    responder.define_method("fail", method!(worker::Responder::fail, 4))?;
+    responder.define_method("answered?", method!(worker::Responder::is_answered, 0))?;
+
+    let broker = native.define_class("Broker", ruby.class_object())?;
+    broker.define_singleton_method("new", function!(broker::Broker::new, 3))?;
+    broker.define_method("frontend", method!(broker::Broker::frontend, 0))?;
+    broker.define_method("backend", method!(broker::Broker::backend, 0))?;
+    broker.define_method("running?", method!(broker::Broker::is_running, 0))?;
+    broker.define_method("stop", method!(broker::Broker::stop, 0))?;
+    Ok(())
+}
