@@ -452,6 +452,15 @@ impl<'a> Decoder<'a> {
 /// [`Value`]. Returns `None` when `bytes` is not a map, the key is absent, or the value is not a
 /// string. Used by the broker to read `sid` from the address frame.
 pub fn map_str_field<'a>(bytes: &'a [u8], key: &str) -> Option<&'a str> {
+    find_str_field(bytes, key, |a, b| a == b)
+}
+
+/// [`map_str_field`] with an ASCII-case-insensitive key (HTTP-style header names).
+pub fn map_str_field_ignore_case<'a>(bytes: &'a [u8], key: &str) -> Option<&'a str> {
+    find_str_field(bytes, key, <[u8]>::eq_ignore_ascii_case)
+}
+
+fn find_str_field<'a>(bytes: &'a [u8], key: &str, same: fn(&[u8], &[u8]) -> bool) -> Option<&'a str> {
     let mut d = Decoder { bytes, pos: 0, d9: D9::Buffer32, c4: C4::Bin8 };
     let len = match d.u8().ok()? {
         t @ 0x80..=0x8f => (t & 0x0f) as usize,
@@ -462,7 +471,7 @@ pub fn map_str_field<'a>(bytes: &'a [u8], key: &str) -> Option<&'a str> {
     for _ in 0..len {
         let k = d.raw_str();
         match k {
-            Some(k) if k == key.as_bytes() => {
+            Some(k) if same(k, key.as_bytes()) => {
                 return d.raw_str().and_then(|v| std::str::from_utf8(v).ok());
             }
             _ => {

@@ -243,6 +243,40 @@ impl Message {
     }
 }
 
+/// How a request is named in log lines: its rid, and the caller's `x-request-id` header when
+/// present (read from the raw headers frame without decoding it).
+pub struct RequestTag<'a> {
+    pub rid: &'a [u8],
+    pub request_id: Option<&'a str>,
+}
+
+impl<'a> RequestTag<'a> {
+    pub fn from_frames(rid: &'a [u8], headers_frame: &'a [u8]) -> RequestTag<'a> {
+        RequestTag { rid, request_id: msgpack::map_str_field_ignore_case(headers_frame, "x-request-id") }
+    }
+}
+
+impl fmt::Display for RequestTag<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "rid={}", String::from_utf8_lossy(self.rid))?;
+        if let Some(id) = self.request_id {
+            write!(f, " x-request-id={id}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The `x-request-id` header of a decoded header map (any case), for log lines.
+pub fn request_id(headers: &Value) -> Option<&str> {
+    match headers {
+        Value::Map(entries) => entries
+            .iter()
+            .find(|(k, _)| k.as_str().is_some_and(|k| k.eq_ignore_ascii_case("x-request-id")))
+            .and_then(|(_, v)| v.as_str()),
+        _ => None,
+    }
+}
+
 /// A fresh request id (a UUID string, like the originals').
 pub fn new_rid() -> String {
     uuid::Uuid::new_v4().to_string()

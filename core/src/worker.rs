@@ -8,7 +8,7 @@
 use crate::error::{status, Error, Result, ServiceError};
 use crate::mailbox::{self, Mailbox, Oneshot};
 use crate::msgpack::{self, Value};
-use crate::protocol::{self, Address, FrameError, Message, MessageType, PROTOCOL, SMI_SID};
+use crate::protocol::{self, Address, FrameError, Message, MessageType, RequestTag, PROTOCOL, SMI_SID};
 use crate::socket::{self, Role, SocketOptions};
 use std::collections::{HashMap, VecDeque};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -160,7 +160,7 @@ impl Drop for Responder {
     fn drop(&mut self) {
         if let Some(inner) = self.inner.take() {
             if !std::thread::panicking() {
-                log::error!("handler for rid {} returned without replying; answering 500", inner.rid);
+                log::error!("handler for {} returned without replying; answering 500", inner.tag());
             }
             inner.finish(Err(ServiceError::new(status::INTERNAL)));
         }
@@ -168,11 +168,16 @@ impl Drop for Responder {
 }
 
 impl ResponderInner {
+    /// `rid=… x-request-id=…` for log lines.
+    fn tag(&self) -> RequestTag<'_> {
+        RequestTag { rid: self.rid.as_bytes(), request_id: protocol::request_id(&self.headers) }
+    }
+
     fn finish(self, result: HandlerResult) {
         let (status, payload, extra_headers) = match result {
             Ok(r) => match r.status {
                 Some(s) if !status::is_success(s) => {
-                    log::warn!("handler for rid {} returned non-2xx success status {s}; answering 500", self.rid);
+                    log::warn!("handler for {} returned non-2xx success status {s}; answering 500", self.tag());
                     self.stats.handler_errors.fetch_add(1, Ordering::Relaxed);
                     (status::INTERNAL, ServiceError::new(status::INTERNAL).to_payload(), Vec::new())
                 }
@@ -198,13 +203,13 @@ impl ResponderInner {
         // Headers and payload are encoded apart so that one that cannot be sent (binary from a
         // hostile or modern peer) degrades alone: headers to our own, the payload to a 500.
         let headers = msgpack::encode(&headers).unwrap_or_else(|e| {
-            log::warn!("headers of rid {} cannot be echoed ({e}); replying with response-time only", self.rid);
+            log::warn!("headers of {} cannot be echoed ({e}); replying with response-time only", self.tag());
             msgpack::encode(&Value::map([("response-time", Value::Float(elapsed_ms))])).expect("a float encodes")
         });
         let (status, payload) = match msgpack::encode(&payload) {
             Ok(p) => (status, p),
             Err(e) => {
-                log::error!("reply to rid {} cannot be encoded ({e}); answering 500", self.rid);
+                log::error!("reply to {} cannot be encoded ({e}); answering 500", self.tag());
                 let err = ServiceError::new(status::INTERNAL).to_payload();
                 (status::INTERNAL, msgpack::encode(&err).expect("standard error payload encodes"))
             }
@@ -212,7 +217,7 @@ impl ResponderInner {
         let frames = reply_frames(self.client.as_bytes(), self.rid.as_bytes(), &self.address_frame, headers, status, payload);
         self.stats.replies.fetch_add(1, Ordering::Relaxed);
         if self.mailbox.send(Command::Reply(frames)).is_err() {
-            log::warn!("worker stopped before the reply to rid {} could be sent", self.rid);
+            log::warn!("worker stopped before the reply to {} could be sent", self.tag());
         }
     }
 }
@@ -413,7 +418,7 @@ impl Pool {
                 }
             };
             let (handler, request, responder) = job;
-            let rid = request.rid.clone();
+            let tag = RequestTag { rid: request.rid.as_bytes(), request_id: protocol::request_id(&request.headers) }.to_string();
             if let Err(panic) = catch_unwind(AssertUnwindSafe(|| handler(request, responder))) {
                 let detail = panic
                     .downcast_ref::<&str>()
@@ -421,7 +426,7 @@ impl Pool {
                     .or_else(|| panic.downcast_ref::<String>().cloned())
                     .unwrap_or_else(|| "non-string panic".into());
                 // The responder was dropped while unwinding and has answered 500.
-                log::error!("handler for rid {rid} panicked: {detail}");
+                log::error!("handler for {tag} panicked: {detail}");
             }
         }
     }
@@ -636,7 +641,13 @@ impl IoLoop {
         };
         let Some(handler) = handler else {
             self.stats.not_found.fetch_add(1, Ordering::Relaxed);
-            log::warn!("worker {} has no verb {}:{}", self.identity, msg.address.sid, msg.address.verb);
+            log::warn!(
+                "worker {} has no verb {}:{} ({})",
+                self.identity,
+                msg.address.sid,
+                msg.address.verb,
+                RequestTag { rid: msg.rid.as_bytes(), request_id: protocol::request_id(&headers) }
+            );
             responder.send(Err(ServiceError::new(status::NOT_FOUND)));
             return;
         };

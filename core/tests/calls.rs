@@ -239,3 +239,33 @@ fn concurrency_limit_bounds_handlers_in_flight() {
     }
     assert_eq!(peak.load(Ordering::SeqCst), 3);
 }
+
+#[test]
+fn timing_headers_only_when_enabled() {
+    for enabled in [false, true] {
+        let mut config = zss::BrokerConfig::new("tcp://127.0.0.1:*", "tcp://127.0.0.1:*");
+        config.timing_headers = enabled;
+        let broker = zss::Broker::bind(config).unwrap().start().unwrap();
+        let _worker = test_worker(broker.backend_endpoint(), "svc");
+        wait_for_workers(&broker, 1);
+        let c = client(&broker, "svc");
+        let before = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as f64;
+        // The "headers" verb answers with the request headers the worker saw.
+        let r = c.request(Call::new("headers", Value::Nil).header("micro.bfer", 1.0)).unwrap();
+        let seen = |v: &Value, k: &str| match v.get(k) {
+            Some(Value::Float(ms)) => Some(*ms),
+            _ => None,
+        };
+        if enabled {
+            assert_eq!(seen(&r.payload, "micro.bfer"), Some(1.0), "an existing value is kept");
+            assert!(seen(&r.payload, "micro.bbes").is_some_and(|ms| ms >= before - 5.0));
+            for k in ["micro.bber", "micro.bfes"] {
+                assert!(seen(&r.headers, k).is_some_and(|ms| ms >= before - 5.0), "{k} in {:?}", r.headers);
+            }
+        } else {
+            for k in ["micro.bbes", "micro.bber", "micro.bfes"] {
+                assert!(r.payload.get(k).is_none() && r.headers.get(k).is_none(), "{k} present with the flag off");
+            }
+        }
+    }
+}

@@ -51,6 +51,7 @@ impl Engine {
                     ("sweep_interval_ms", ms(c.sweep_interval)),
                     ("max_in_flight_per_worker", Value::from(c.max_in_flight_per_worker)),
                     ("request_timeout_ms", ms(c.request_timeout)),
+                    ("timing_headers", Value::from(c.timing_headers)),
                     ("max_message_size", Value::from(c.socket.max_message_size)),
                     ("send_hwm", Value::from(c.socket.send_hwm)),
                     ("recv_hwm", Value::from(c.socket.recv_hwm)),

@@ -19,7 +19,7 @@ pub use metrics::{MetricsServer, ServiceSnapshot, Snapshot};
 use crate::error::{status, Error, Result, ServiceError};
 use crate::mailbox::{self, Mailbox};
 use crate::msgpack::{self, Value};
-use crate::protocol::{self, Address, MessageType, PROTOCOL, SMI_SID};
+use crate::protocol::{self, Address, MessageType, RequestTag, PROTOCOL, SMI_SID};
 use crate::socket::{self, Role, SocketOptions};
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -47,6 +47,10 @@ pub struct BrokerConfig {
     /// A forwarded request still unanswered after this long is answered 503 and forgotten, so a
     /// worker that heartbeats but never replies cannot grow the broker's memory (default 60 s).
     pub request_timeout: Duration,
+    /// Add the original broker's timing headers (`micro.bfer`, `micro.bbes` on requests,
+    /// `micro.bber`, `micro.bfes` on replies; float64 epoch ms). Off by default: it means
+    /// decoding and re-encoding every header map, which the hot path otherwise never does.
+    pub timing_headers: bool,
     pub socket: SocketOptions,
 }
 
@@ -60,6 +64,7 @@ impl Default for BrokerConfig {
             sweep_interval: Duration::from_millis(500),
             max_in_flight_per_worker: 10_000,
             request_timeout: Duration::from_secs(60),
+            timing_headers: false,
             socket: SocketOptions::default(),
         }
     }
@@ -258,6 +263,25 @@ fn split_key(key: &[u8]) -> (&[u8], &[u8]) {
     (&key[2..2 + n], &key[2 + n..])
 }
 
+/// Adds timing headers (float64 epoch ms, as the original broker) that are not already set.
+/// A headers frame that is not a map (or nil) is left as it is.
+fn stamp(frame: &mut zmq::Message, keys: &[&str]) {
+    let mut headers = match msgpack::decode(frame) {
+        Ok(Value::Nil) => Value::Map(Vec::new()),
+        Ok(v @ Value::Map(_)) => v,
+        _ => return,
+    };
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
+    for key in keys {
+        if headers.get(key).is_none() {
+            headers.insert(key, Value::Float(now as f64));
+        }
+    }
+    if let Ok(bytes) = msgpack::encode(&headers) {
+        *frame = zmq::Message::from(bytes);
+    }
+}
+
 const MAX_FRAMES: usize = 16;
 const BATCH: usize = 1024;
 
@@ -407,7 +431,7 @@ impl Engine {
         }
         let Some(sid) = msgpack::map_str_field(&f[4], "sid") else {
             bump(&self.stats.bad_requests);
-            log::warn!("request {} has no readable sid; answering 400", String::from_utf8_lossy(&f[3]));
+            log::warn!("request {} has no readable sid; answering 400", RequestTag::from_frames(&f[3], &f[5]));
             let err = ServiceError::new(status::BAD_REQUEST).with_field("detail", "address has no string sid");
             let payload = msgpack::encode(&err.to_payload()).expect("error payload encodes");
             let address = Address::new("", "").encode();
@@ -425,13 +449,25 @@ impl Engine {
                 Pick::Worker(w) => w,
                 Pick::NoWorker => {
                     bump(&self.stats.not_found);
-                    log::info!("no live worker for {}; answering 404", self.sid_buf);
+                    log::info!(
+                        "no live worker for {}; answering 404 ({})",
+                        self.sid_buf,
+                        RequestTag::from_frames(&self.frames[3], &self.frames[5])
+                    );
                     let payload = self.not_found_payload.clone();
                     self.answer_client(status::NOT_FOUND, payload, None);
                     return;
                 }
                 Pick::Overloaded => return self.answer_overloaded(),
             };
+            if log::log_enabled!(log::Level::Debug) {
+                log::debug!(
+                    "{} for {} → {}",
+                    RequestTag::from_frames(&self.frames[3], &self.frames[5]),
+                    self.sid_buf,
+                    String::from_utf8_lossy(&worker)
+                );
+            }
             match self.forward_to_worker(&worker) {
                 Ok(()) => {
                     if let Some(w) = self.workers.get(&worker) {
@@ -456,7 +492,11 @@ impl Engine {
         if let Some(&i) = self.service_index.get(self.sid_buf.as_str()) {
             self.service_stats[i].unavailable += 1;
         }
-        log::warn!("service {} is overloaded; answering 503", self.sid_buf);
+        log::warn!(
+            "service {} is overloaded; answering 503 ({})",
+            self.sid_buf,
+            RequestTag::from_frames(&self.frames[3], &self.frames[5])
+        );
         let err = ServiceError::with_messages(
             status::SERVICE_UNAVAILABLE,
             status::messages(status::SERVICE_UNAVAILABLE).0,
@@ -494,6 +534,9 @@ impl Engine {
     /// Sends the request in `self.frames` to `worker` and records it in flight. On error the
     /// frames are still in place (ZeroMQ fails the first frame before taking any).
     fn forward_to_worker(&mut self, worker: &WorkerId) -> std::result::Result<(), zmq::Error> {
+        if self.config.timing_headers {
+            stamp(&mut self.frames[5], &["micro.bfer", "micro.bbes"]);
+        }
         let key = inflight_key(&self.frames[0], &self.frames[3]);
         let address: Box<[u8]> = self.frames[4][..].into();
         let stats = self.workers.get(worker).map_or(0, |w| w.stats);
@@ -589,6 +632,17 @@ impl Engine {
         // Forwarded even without an in-flight entry: after a broker restart the client may
         // still be waiting for a request the previous broker sent.
         bump(&self.stats.replies);
+        if log::log_enabled!(log::Level::Debug) {
+            log::debug!(
+                "{} answered {} by {}",
+                RequestTag::from_frames(&self.frames[4], &self.frames[6]),
+                String::from_utf8_lossy(&self.frames[7]),
+                String::from_utf8_lossy(&self.frames[0])
+            );
+        }
+        if self.config.timing_headers {
+            stamp(&mut self.frames[6], &["micro.bber", "micro.bfes"]);
+        }
         let mut f = std::mem::take(&mut self.frames);
         self.send_to_client(f.drain(1..));
         self.frames = f;

@@ -97,6 +97,9 @@ struct BrokerArgs {
     /// Largest accepted frame in bytes.
     #[arg(long, default_value_t = 64 * 1024 * 1024)]
     max_message_size: i64,
+    /// Add the original broker's timing headers (micro.bfer/bbes/bber/bfes) to every message.
+    #[arg(long, env = "MICRO_BROKER_TIMING_HEADERS")]
+    timing_headers: bool,
     /// Serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9100). Off by default.
     #[arg(long, env = "MICRO_BROKER_METRICS_ADDR")]
     metrics_addr: Option<String>,
@@ -192,6 +195,7 @@ fn run_broker(args: BrokerArgs) -> Result<(), Error> {
     config.max_ttl = Duration::from_millis(args.max_ttl);
     config.sweep_interval = Duration::from_millis(args.update_interval);
     config.socket.max_message_size = args.max_message_size;
+    config.timing_headers = args.timing_headers;
     let mut broker = Broker::bind(config)?.start()?;
     let _metrics = args.metrics_addr.as_deref().map(|addr| broker.serve_metrics(addr)).transpose()?;
     log::info!(
