@@ -28,6 +28,8 @@ fn has_curve() -> bool {
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", zss::VERSION)?;
+    // The broker's reserved management sid (SMI PING/INFO/SERVICES/STATS on the frontend).
+    m.add("SMI_SID", zss::protocol::SMI_SID)?;
     m.add_class::<client::Client>()?;
     m.add_class::<client::Reply>()?;
     m.add_class::<client::CompletionQueue>()?;

@@ -74,3 +74,10 @@ async def test_mixed_sync_and_async_on_one_client(client: zss.Client) -> None:
 def test_each_event_loop_gets_its_own_bridge(client: zss.Client) -> None:
     for i in range(3):
         assert asyncio.run(client.acall("echo", i)).payload == i
+
+
+@pytest.mark.asyncio
+async def test_async_management(client: zss.Client) -> None:
+    assert await client.amanagement("PING") == "PONG"
+    stats = await client.amanagement("STATS")
+    assert "ECHO" in stats["services"]

@@ -233,3 +233,19 @@ def test_error_classes() -> None:
     assert t.code == 599 and isinstance(t, zss.ServiceError) and isinstance(t, zss.ZssError)
     with pytest.raises(ValueError):
         zss.ServiceError("404")  # type: ignore[arg-type]
+
+
+def test_management_calls(client: zss.Client, broker: zss.Broker) -> None:
+    assert client.management("PING") == "PONG"
+    info = client.management("INFO")
+    assert info["version"] == zss.__version__
+    assert info["frontend"] == broker.frontend
+    client.call("echo", 1)
+    services = client.management("SERVICES")
+    assert [w["identity"].split("#")[0] for w in services["ECHO"]] == ["ECHO"]
+    stats = client.management("STATS")
+    assert stats["services"]["ECHO"]["replies"]["2xx"] >= 1
+    assert stats["broker"]["workers"] == 1
+    with pytest.raises(zss.ServiceError) as err:
+        client.management("REBOOT")
+    assert err.value.code == 404

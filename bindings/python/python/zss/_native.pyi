@@ -6,6 +6,7 @@ Use the documented wrappers in :mod:`zss`; these classes are their building bloc
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 __version__: str
+SMI_SID: str
 
 class Reply:
     """A successful (2xx) reply."""

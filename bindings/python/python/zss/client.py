@@ -100,6 +100,23 @@ class Client:
         finally:
             bridge.forget(token)
 
+    def management(self, verb: str, *, timeout: Optional[float] = None) -> Any:
+        """Calls the broker's management interface and returns the reply's payload.
+
+        ``verb`` is ``"PING"``, ``"INFO"``, ``"SERVICES"`` (each service id with its live
+        workers) or ``"STATS"`` (broker totals and per-service requests, replies by status
+        class, errors, in flight, latency p50/p99 in ms). Blocking like :meth:`call`.
+
+        :raises ServiceError: 404 for an unknown verb, or from a broker without the interface
+            (the original Node broker).
+        """
+        return self.call(verb, sid=_native.SMI_SID, timeout=timeout).payload
+
+    async def amanagement(self, verb: str, *, timeout: Optional[float] = None) -> Any:
+        """Like :meth:`management`, as a coroutine."""
+        reply = await self.acall(verb, sid=_native.SMI_SID, timeout=timeout)
+        return reply.payload
+
     def close(self) -> None:
         """Closes the connection; pending calls fail with :class:`ClosedError`. Idempotent."""
         self._native.close()
