@@ -299,6 +299,20 @@ enum zss_result zss_client_call_json(const struct zss_client *client,
                                      struct zss_reply **reply_out);
 
 /**
+ * Calls the broker's management interface: `verb` is `"PING"`, `"INFO"`, `"SERVICES"` or
+ * `"STATS"`. Read the answer with `zss_reply_payload_json` (e.g. `STATS`: broker totals and,
+ * per service, requests, replies by status class, errors, in flight, latency p50/p99 in ms).
+ *
+ * `timeout_ms` 0 uses the client's default. A broker without the interface (the original
+ * Node broker) answers 404: `ZSS_RESULT_SERVICE_ERROR`.
+ * Ownership, threading and errors as `zss_client_call_json`.
+ */
+enum zss_result zss_client_management(const struct zss_client *client,
+                                      const char *verb,
+                                      uint32_t timeout_ms,
+                                      struct zss_reply **reply_out);
+
+/**
  * Calls `verb` on service `sid` (NULL: the client's default) with msgpack bytes in.
  *
  * `payload` is one msgpack value of `payload_len` bytes (0 bytes = nil, `payload` may then be

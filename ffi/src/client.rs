@@ -117,6 +117,30 @@ pub unsafe extern "C" fn zss_client_call_json(
     })
 }
 
+/// Calls the broker's management interface: `verb` is `"PING"`, `"INFO"`, `"SERVICES"` or
+/// `"STATS"`. Read the answer with `zss_reply_payload_json` (e.g. `STATS`: broker totals and,
+/// per service, requests, replies by status class, errors, in flight, latency p50/p99 in ms).
+///
+/// `timeout_ms` 0 uses the client's default. A broker without the interface (the original
+/// Node broker) answers 404: `ZSS_RESULT_SERVICE_ERROR`.
+/// Ownership, threading and errors as `zss_client_call_json`.
+#[no_mangle]
+pub unsafe extern "C" fn zss_client_management(
+    client: *const zss_client,
+    verb: *const c_char,
+    timeout_ms: u32,
+    reply_out: *mut *mut zss_reply,
+) -> zss_result {
+    guard("zss_client_management", || {
+        let reply_out = out_param(reply_out, "reply_out")?;
+        *reply_out = std::ptr::null_mut();
+        let client = borrow(client, "client")?;
+        let verb = str_arg(verb, "verb")?;
+        let call = make_call(Some(zss::protocol::SMI_SID), verb, zss::Value::Nil, Vec::new(), timeout_ms);
+        client.call(call, reply_out)
+    })
+}
+
 /// Calls `verb` on service `sid` (NULL: the client's default) with msgpack bytes in.
 ///
 /// `payload` is one msgpack value of `payload_len` bytes (0 bytes = nil, `payload` may then be

@@ -188,6 +188,33 @@ static void test_concurrent_calls_share_a_client(void) {
   CHECK(total == THREADS * CALLS_PER_THREAD);
 }
 
+static void test_management(void) {
+  zss_reply *reply = NULL;
+  CHECK_RESULT(zss_client_management(fx.client, "PING", 0, &reply), ZSS_RESULT_OK);
+  const char *json = NULL;
+  if (reply) {
+    CHECK_RESULT(zss_reply_payload_json(reply, &json), ZSS_RESULT_OK);
+    CHECK_STR(json, "\"PONG\"");
+    zss_reply_free(reply);
+  }
+  reply = NULL;
+  CHECK_RESULT(zss_client_management(fx.client, "STATS", 0, &reply), ZSS_RESULT_OK);
+  if (reply) {
+    CHECK_RESULT(zss_reply_payload_json(reply, &json), ZSS_RESULT_OK);
+    CHECK(json != NULL && strstr(json, "\"services\"") != NULL && strstr(json, "\"broker\"") != NULL);
+    zss_reply_free(reply);
+  }
+  reply = NULL;
+  CHECK_RESULT(zss_client_management(fx.client, "REBOOT", 0, &reply), ZSS_RESULT_SERVICE_ERROR);
+  if (reply) {
+    uint16_t status = 0;
+    CHECK_RESULT(zss_reply_status(reply, &status), ZSS_RESULT_OK);
+    CHECK(status == 404);
+    zss_reply_free(reply);
+  }
+  CHECK_RESULT(zss_client_management(fx.client, NULL, 0, &reply), ZSS_RESULT_NULL_PARAMETER);
+}
+
 int main(void) {
   RUN(test_version);
   harness_case_failed = 0;
@@ -202,6 +229,7 @@ int main(void) {
   RUN(test_no_content);
   RUN(test_request_fields);
   RUN(test_concurrent_calls_share_a_client);
+  RUN(test_management);
   fixture_stop(&fx);
   HARNESS_EXIT();
 }
