@@ -21,7 +21,7 @@ use crate::mailbox::{self, Mailbox};
 use crate::msgpack::{self, Value};
 use crate::protocol::{self, Address, MessageType, RequestTag, PROTOCOL, SMI_SID};
 use crate::socket::{self, Role, SocketOptions};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -252,10 +252,15 @@ enum Pick {
 
 fn inflight_key(client: &[u8], rid: &[u8]) -> Vec<u8> {
     let mut key = Vec::with_capacity(2 + client.len() + rid.len());
-    key.extend_from_slice(&(client.len() as u16).to_be_bytes());
-    key.extend_from_slice(client);
-    key.extend_from_slice(rid);
+    write_key(&mut key, client, rid);
     key
+}
+
+fn write_key(key: &mut Vec<u8>, client: &[u8], rid: &[u8]) {
+    key.clear();
+    key.extend_from_slice(&(client.len().min(u16::MAX as usize) as u16).to_be_bytes());
+    key.extend_from_slice(&client[..client.len().min(u16::MAX as usize)]);
+    key.extend_from_slice(rid);
 }
 
 fn split_key(key: &[u8]) -> (&[u8], &[u8]) {
@@ -296,6 +301,8 @@ struct Engine {
     inflight: HashMap<Vec<u8>, InFlight>,
     /// Reused for upper-casing sids without allocating.
     sid_buf: String,
+    /// Reused for in-flight lookups on the reply path without allocating.
+    key_buf: Vec<u8>,
     frames: Vec<zmq::Message>,
     not_found_payload: Vec<u8>,
     started: Instant,
@@ -318,16 +325,17 @@ impl Engine {
             endpoints: (broker.frontend_endpoint, broker.backend_endpoint),
             started: Instant::now(),
             service_stats: Vec::new(),
-            service_index: HashMap::new(),
+            service_index: HashMap::default(),
             frontend: broker.frontend,
             backend: broker.backend,
             mailbox,
             config: broker.config,
             stats: broker.stats,
-            workers: HashMap::new(),
-            services: HashMap::new(),
-            inflight: HashMap::new(),
+            workers: HashMap::default(),
+            services: HashMap::default(),
+            inflight: HashMap::default(),
             sid_buf: String::with_capacity(64),
+            key_buf: Vec::with_capacity(128),
             frames: Vec::with_capacity(MAX_FRAMES),
             not_found_payload: msgpack::encode(&not_found).expect("static payload encodes"),
         }
@@ -622,8 +630,8 @@ impl Engine {
     }
 
     fn on_reply(&mut self) {
-        let key = inflight_key(&self.frames[1], &self.frames[4]);
-        if let Some(entry) = self.inflight.remove(&key) {
+        write_key(&mut self.key_buf, &self.frames[1], &self.frames[4]);
+        if let Some(entry) = self.inflight.remove(&self.key_buf[..]) {
             self.release(&entry.worker);
             self.stats.in_flight.store(self.inflight.len() as u64, Ordering::Relaxed);
             let micros = entry.since.elapsed().as_micros() as u64;
