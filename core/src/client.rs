@@ -285,27 +285,32 @@ struct IoLoop {
 
 impl IoLoop {
     fn run(mut self) {
+        self.mailbox.bind_to_current_thread();
         let mut closing = false;
         while !closing {
-            let deadline = self.deadlines.peek().map(|Reverse((d, _))| *d);
+            let deadline = if self.mailbox.take_self_queued() {
+                Some(Instant::now()) // a callback queued a call while we were draining
+            } else {
+                self.deadlines.peek().map(|Reverse((d, _))| *d)
+            };
             let mut items = [self.socket.as_poll_item(zmq::POLLIN), self.mailbox.poll_item()];
             if let Err(e) = mailbox::wait(&mut items, deadline) {
                 log::error!("client poll failed: {e}");
                 break;
             }
             let (socket_ready, mailbox_ready) = (items[0].is_readable(), items[1].is_readable());
-            if mailbox_ready {
-                for cmd in self.mailbox.drain() {
-                    match cmd {
-                        Command::Call { rid, frames, deadline, done } => self.send(rid, frames, deadline, done),
-                        Command::Close => closing = true,
-                    }
-                }
-            }
+            let _ = mailbox_ready; // drained every turn: callbacks run here may have queued calls
             if socket_ready {
                 self.receive_all();
             }
             self.expire(Instant::now());
+            self.mailbox.take_self_queued(); // what the callbacks above queued is drained now
+            for cmd in self.mailbox.drain() {
+                match cmd {
+                    Command::Call { rid, frames, deadline, done } => self.send(rid, frames, deadline, done),
+                    Command::Close => closing = true,
+                }
+            }
         }
         // Calls that raced with close() are failed, never left waiting.
         for cmd in self.mailbox.close() {

@@ -17,6 +17,12 @@ pub struct Mailbox<T> {
     read_fd: RawFd,
     write_fd: RawFd,
     wake_pending: AtomicBool,
+    /// The I/O thread, once it has called [`Mailbox::bind_to_current_thread`]. Its own sends
+    /// (from completion callbacks that issue new calls) need no wake-up: it drains the
+    /// mailbox on every turn of its loop.
+    owner: std::sync::OnceLock<std::thread::ThreadId>,
+    /// Set by the owner's own sends instead of writing the pipe.
+    self_queued: AtomicBool,
 }
 
 impl<T> Mailbox<T> {
@@ -44,6 +50,8 @@ impl<T> Mailbox<T> {
             read_fd: fds[0],
             write_fd: fds[1],
             wake_pending: AtomicBool::new(false),
+            owner: std::sync::OnceLock::new(),
+            self_queued: AtomicBool::new(false),
         })
     }
 
@@ -55,6 +63,10 @@ impl<T> Mailbox<T> {
             if let Err(mpsc::SendError(msg)) = tx.send(msg) {
                 return Err(msg);
             }
+        }
+        if self.owner.get() == Some(&std::thread::current().id()) {
+            self.self_queued.store(true, Ordering::Relaxed);
+            return Ok(());
         }
         if !self.wake_pending.swap(true, Ordering::SeqCst) {
             let byte = 1u8;
@@ -68,6 +80,19 @@ impl<T> Mailbox<T> {
     /// The descriptor the I/O thread polls for readability.
     pub fn fd(&self) -> RawFd {
         self.read_fd
+    }
+
+    /// Whether the owner queued messages itself since the last call (then its next wait must
+    /// not block: no pipe byte will wake it).
+    pub fn take_self_queued(&self) -> bool {
+        self.self_queued.swap(false, Ordering::Relaxed)
+    }
+
+    /// Marks the calling thread as the I/O thread that drains this mailbox on every turn of
+    /// its loop (see `owner`) and checks [`Mailbox::take_self_queued`] before it waits.
+    /// Call once, from that thread.
+    pub fn bind_to_current_thread(&self) {
+        let _ = self.owner.set(std::thread::current().id());
     }
 
     /// The poll item for this mailbox, to put last in an I/O thread's [`wait`] list.

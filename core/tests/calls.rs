@@ -269,3 +269,42 @@ fn timing_headers_only_when_enabled() {
         }
     }
 }
+
+#[test]
+fn calls_issued_from_completion_callbacks_go_out_at_once() {
+    let broker = broker();
+    let _worker = test_worker(broker.backend_endpoint(), "svc");
+    wait_for_workers(&broker, 1);
+    let c = Client::connect(ClientConfig::new(broker.frontend_endpoint()).sid("svc").timeout(Duration::from_secs(5))).unwrap();
+    // A chain of 200 calls, each sent from the previous one's callback (the client's own I/O
+    // thread), then one more sent from a timeout's callback.
+    fn chain(c: Client, left: u32, done: std::sync::mpsc::Sender<Instant>) {
+        if left == 0 {
+            let next = c.clone();
+            c.send(
+                Call::new("sleep", 500).timeout(Duration::from_millis(50)),
+                Box::new(move |r| {
+                    assert!(matches!(r, Err(Error::Service(ref e)) if e.code == 599));
+                    next.send(Call::new("echo", "last"), Box::new(move |r| {
+                        assert_eq!(r.unwrap().payload, Value::from("last"));
+                        done.send(Instant::now()).unwrap();
+                    }))
+                    .unwrap();
+                }),
+            )
+            .unwrap();
+            return;
+        }
+        let next = c.clone();
+        c.send(Call::new("echo", left), Box::new(move |r| {
+            assert_eq!(r.unwrap().payload, Value::from(left));
+            chain(next, left - 1, done);
+        }))
+        .unwrap();
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let start = Instant::now();
+    chain(c.clone(), 200, tx);
+    let end = rx.recv_timeout(Duration::from_secs(10)).expect("the chain completes");
+    assert!(end - start < Duration::from_secs(3), "took {:?}", end - start);
+}
