@@ -11,7 +11,9 @@
 
 use napi::bindgen_prelude::*;
 use napi::sys;
+use napi::JsDeferred;
 use napi_derive::napi;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::convert::{JsHeaders, JsValueIn};
@@ -64,6 +66,16 @@ impl ToNapiValue for Outcome {
     }
 }
 
+type Deferred = JsDeferred<Outcome, Box<dyn FnOnce(Env) -> Result<Outcome> + Send>>;
+
+/// Settles the call's promise once; cheap and non-blocking (safe on the I/O thread).
+fn settle(slot: &Mutex<Option<Deferred>>, result: zss::Result<zss::Reply>) {
+    let deferred = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
+    if let Some(d) = deferred {
+        d.resolve(Box::new(move |_env| Ok(Outcome(result))));
+    }
+}
+
 #[napi]
 pub struct NativeClient {
     inner: zss::Client,
@@ -105,18 +117,24 @@ impl NativeClient {
             timeout: timeout_ms.map(|t| millis("timeout", t)).transpose()?,
         };
         let (deferred, promise) = env.create_deferred::<Outcome, Box<dyn FnOnce(Env) -> Result<Outcome> + Send>>()?;
+        // A deferred must be settled exactly once: an unsettled one keeps its thread-safe
+        // function (and so the event loop) alive forever. `send` either calls the completion
+        // or returns an error without calling it; the slot lets us settle in the second case.
+        let slot = Arc::new(Mutex::new(Some(deferred)));
+        let completion_slot = slot.clone();
         // The call holds a client handle until it completes: dropping the JS object mid-call
         // must not close the socket under it (the last handle closes it, on the I/O thread).
         let keep_alive = self.inner.clone();
-        self.inner
-            .send(
-                call,
-                Box::new(move |result| {
-                    drop(keep_alive);
-                    deferred.resolve(Box::new(move |_env| Ok(Outcome(result))));
-                }),
-            )
-            .map_err(crate::core_error)?;
+        let sent = self.inner.send(
+            call,
+            Box::new(move |result| {
+                drop(keep_alive);
+                settle(&completion_slot, result);
+            }),
+        );
+        if let Err(e) = sent {
+            settle(&slot, Err(e));
+        }
         Ok(promise.to_unknown())
     }
 
