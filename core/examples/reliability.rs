@@ -8,36 +8,13 @@
 //! processes (`target/release/zss echo`) where a process must die. Prints, per scenario,
 //! requests sent, answers by status, and the times that matter.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use zss::{Broker, BrokerConfig, BrokerStats, Call, Client, ClientConfig, Response, RunningBroker, Value, Worker, WorkerConfig};
 
-type Tally = BTreeMap<u16, u64>;
-
-fn status_of(r: &zss::Result<zss::Reply>) -> u16 {
-    match r {
-        Ok(reply) => reply.status,
-        Err(e) => e.code(),
-    }
-}
-
-fn show(t: &Tally) -> String {
-    t.iter().map(|(s, n)| format!("{s}×{n}")).collect::<Vec<_>>().join(" ")
-}
-
-fn port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn zss_binary() -> std::path::PathBuf {
-    // target/release/examples/reliability → target/release/zss
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe.parent().and_then(|p| p.parent()).unwrap().join("zss");
-    assert!(bin.exists(), "build the zss binary first: cargo build --release -p zss");
-    bin
-}
+mod common;
+use common::{port, show, status_of, zss_binary, Tally};
 
 fn start_broker(fe: &str, be: &str) -> RunningBroker {
     Broker::bind(BrokerConfig::new(fe, be)).unwrap().start().unwrap() // deployed defaults
