@@ -148,25 +148,55 @@ fn sigkilled_worker_process_fails_its_calls_fast_and_survivors_take_over() {
 }
 
 #[test]
-fn broker_restart_workers_reregister_and_clients_recover() {
+fn broker_restart_under_steady_load_workers_reregister_and_clients_recover() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
     let port = free_port();
     let fe = format!("tcp://127.0.0.1:{port}");
     let be = format!("tcp://127.0.0.1:{}", free_port());
     let first = broker_on(&fe, &be);
     let _worker = test_worker(&be, "svc");
     wait_for_workers(&first, 1);
-    let c = Client::connect(ClientConfig::new(&fe).sid("svc").timeout(Duration::from_millis(300))).unwrap();
-    assert_eq!(c.call("echo", 1).unwrap().payload, Value::from(1));
-    drop(first);
-    // While the broker is down calls fail with a clear status, never hang.
-    let down = c.call("echo", 2);
-    assert!(matches!(down, Err(Error::Service(ref e)) if e.code == 599), "{down:?}");
+    // Steady load: 3 clients calling back to back, timeout 300 ms, through the whole restart.
+    let running = Arc::new(AtomicBool::new(true));
+    let outcomes: Arc<Mutex<Vec<(u16, Duration)>>> = Arc::default();
+    let load: Vec<_> = (0..3)
+        .map(|_| {
+            let (fe, running, outcomes) = (fe.clone(), running.clone(), outcomes.clone());
+            std::thread::spawn(move || {
+                let c = Client::connect(ClientConfig::new(&fe).sid("svc").timeout(Duration::from_millis(300))).unwrap();
+                while running.load(Ordering::Relaxed) {
+                    let t = Instant::now();
+                    let r = c.call("echo", 1);
+                    let code = match r { Ok(r) => r.status, Err(e) => e.code() };
+                    outcomes.lock().unwrap().push((code, t.elapsed()));
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    drop(first); // the broker goes away without a word, as a killed one does
+    std::thread::sleep(Duration::from_millis(500));
     let second = broker_on(&fe, &be);
     let restarted = Instant::now();
     wait_for_workers(&second, 1);
     let reregistered = restarted.elapsed();
+    std::thread::sleep(Duration::from_millis(500));
+    let served_before_end = outcomes.lock().unwrap().len();
+    std::thread::sleep(Duration::from_millis(300));
+    running.store(false, Ordering::Relaxed);
+    for t in load {
+        t.join().unwrap();
+    }
     assert!(reregistered < Duration::from_millis(1000), "re-registered after {reregistered:?} (heartbeat 100 ms)");
-    assert!(wait_until(Duration::from_secs(3), || c.call("echo", 3).is_ok()), "client recovers without a restart");
+    let outcomes = outcomes.lock().unwrap();
+    for (code, took) in outcomes.iter() {
+        assert!([200, 404, 599].contains(code), "unexpected status {code}");
+        assert!(*took < Duration::from_millis(600), "a call took {took:?}, past its 300 ms timeout");
+    }
+    assert!(outcomes.iter().any(|o| o.0 == 599), "calls made while the broker was down time out");
+    assert!(outcomes[served_before_end..].iter().all(|o| o.0 == 200), "after recovery every call succeeds");
+    assert!(outcomes.len() - served_before_end > 0, "clients kept calling after the restart");
 }
 
 #[test]
