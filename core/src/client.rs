@@ -299,13 +299,13 @@ impl IoLoop {
                 break;
             }
             let (socket_ready, mailbox_ready) = (items[0].is_readable(), items[1].is_readable());
-            let _ = mailbox_ready; // drained every turn: callbacks run here may have queued calls
             if socket_ready {
                 self.receive_all();
             }
             self.expire(Instant::now());
-            self.mailbox.take_self_queued(); // what the callbacks above queued is drained now
-            for cmd in self.mailbox.drain() {
+            // Every turn: callbacks run above may have queued calls (no pipe byte for those).
+            self.mailbox.take_self_queued();
+            for cmd in self.mailbox.take(mailbox_ready) {
                 match cmd {
                     Command::Call { rid, frames, deadline, done } => self.send(rid, frames, deadline, done),
                     Command::Close => closing = true,

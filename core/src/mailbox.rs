@@ -113,6 +113,24 @@ impl<T> Mailbox<T> {
         rx.try_iter().collect()
     }
 
+    /// Takes what is queued without touching the pipe or the wake flag. For an I/O thread's
+    /// turns where the pipe was not readable: a set flag always has its byte in (or on its way
+    /// to) the pipe, so nothing sent by another thread can be stranded by this.
+    pub fn drain_queued(&self) -> Vec<T> {
+        let rx = self.rx.lock().unwrap_or_else(|p| p.into_inner());
+        rx.try_iter().collect()
+    }
+
+    /// Everything queued: [`Mailbox::drain`] when the pipe polled readable, otherwise
+    /// [`Mailbox::drain_queued`] (no syscall).
+    pub fn take(&self, pipe_readable: bool) -> Vec<T> {
+        if pipe_readable {
+            self.drain()
+        } else {
+            self.drain_queued()
+        }
+    }
+
     /// Refuses further messages and returns those still queued. I/O thread only, on exit:
     /// after this every `send` fails, so no message can be left behind unanswered.
     pub fn close(&self) -> Vec<T> {

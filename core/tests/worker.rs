@@ -171,3 +171,26 @@ fn a_full_worker_queue_answers_503() {
     assert_eq!(codes.iter().filter(|&&c| c == 503).count(), 6, "{codes:?}");
     assert_eq!(zss::BrokerStats::get(&w.stats().overloaded), 6);
 }
+
+#[test]
+fn inline_handlers_keep_the_contract() {
+    let broker = broker();
+    let mut cfg = worker_config(broker.backend_endpoint(), "svc");
+    cfg.inline_handlers = true;
+    let mut w = Worker::new(cfg);
+    add_test_verbs(&mut w);
+    let _w = w.start().unwrap();
+    wait_for_workers(&broker, 1);
+    let c = zss::Client::connect(zss::ClientConfig::new(broker.frontend_endpoint()).sid("svc").timeout(Duration::from_secs(5))).unwrap();
+    let code = |verb: &str, p: Value| match c.call(verb, p) { Ok(r) => r.status, Err(e) => e.code() };
+    assert_eq!(code("echo", Value::from(1)), 200);
+    assert_eq!(code("nothing", Value::Nil), 204);
+    assert_eq!(code("created", Value::from(1)), 201);
+    assert_eq!(code("invalid", Value::Nil), 422);
+    assert_eq!(code("panic", Value::Nil), 500);
+    assert_eq!(code("nope", Value::Nil), 404);
+    let calls: Vec<_> = (0..500).map(|i| c.start(zss::Call::new("echo", i)).unwrap()).collect();
+    for (i, p) in calls.into_iter().enumerate() {
+        assert_eq!(p.wait().unwrap().payload, Value::from(i as i64));
+    }
+}

@@ -198,7 +198,13 @@ impl Drop for BrokerProcess {
 }
 
 fn echo_worker(backend: &str) -> RunningWorker {
-    let mut w = Worker::new(WorkerConfig::new("bench").broker(backend).concurrency(4));
+    echo_worker_with(backend, false)
+}
+
+fn echo_worker_with(backend: &str, inline: bool) -> RunningWorker {
+    let mut config = WorkerConfig::new("bench").broker(backend).concurrency(4);
+    config.inline_handlers = inline;
+    let mut w = Worker::new(config);
     w.verb("echo", |req| Ok(Response::ok(req.payload.clone())));
     w.start().unwrap()
 }
@@ -214,8 +220,12 @@ fn payload_of(size: usize) -> Value {
 }
 
 fn zss_sync(seconds: f64, size: usize) -> Latency {
+    zss_sync_with(seconds, size, false)
+}
+
+fn zss_sync_with(seconds: f64, size: usize, inline: bool) -> Latency {
     let broker = BrokerProcess::start();
-    let _w = echo_worker(&broker.backend);
+    let _w = echo_worker_with(&broker.backend, inline);
     broker.wait_workers(1);
     let c = client(&broker);
     let payload = payload_of(size);
@@ -349,10 +359,12 @@ pub fn run(opts: BenchOptions) {
     println!();
     let raw = raw_sync(s, &[0xa1, b'x']);
     let zss1 = zss_sync(s, 2);
+    let zss_inline = zss_sync_with(s, 2, true);
     println!("{:<44} {:>10} {:>9} {:>9} {:>9}", "synchronous round trip (1 in flight)", "calls/s", "p50 µs", "p99 µs", "p99.9 µs");
     let row = |name: &str, l: &Latency| println!("{:<44} {:>10.0} {:>9.1} {:>9.1} {:>9.1}", name, l.rps, l.p50, l.p99, l.p999);
     row("raw ZeroMQ echo, one hop", &raw);
     row("zss client → broker → worker (two hops)", &zss1);
+    row("  … handlers on the worker's I/O thread", &zss_inline);
     println!();
 
     println!("{:<44} {:>10}", "payload size (synchronous)", "calls/s");
@@ -405,6 +417,8 @@ pub fn run(opts: BenchOptions) {
     let check = |ok: bool| if ok { "ok" } else { "MISSED" };
     let r1 = zss1.p50 / raw.p50;
     println!("  sync round trip through broker / raw one hop (p50): {r1:.2}×  (target ≤ 2.2×) {}", check(r1 <= 2.2));
+    let r1i = zss_inline.p50 / raw.p50;
+    println!("    … with inline handlers:                           {r1i:.2}×  (target ≤ 2.2×) {}", check(r1i <= 2.2));
     let r2 = peak / raw_pipe;
     println!("  pipelined broker peak / raw echo:                   {:.0}%   (target ≥ 40%) {}", r2 * 100.0, check(r2 >= 0.4));
     let r3 = half.p99 / half.p50;
@@ -421,6 +435,7 @@ pub fn run(opts: BenchOptions) {
             "seconds_per_case": s,
             "raw_sync": lat(&raw),
             "zss_sync": lat(&zss1),
+            "zss_sync_inline_handlers": lat(&zss_inline),
             "sizes": sizes.iter().map(|(n, r, z)| serde_json::json!({"bytes": n, "raw": lat(r), "zss": lat(z)})).collect::<Vec<_>>(),
             "raw_pipelined_rps": raw_pipe,
             "zss_pipelined": matrix.iter().map(|(c, w, r)| serde_json::json!({"clients": c, "workers": w, "rps": r})).collect::<Vec<_>>(),
