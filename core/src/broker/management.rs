@@ -8,10 +8,9 @@
 //! | `SERVICES` | `{SID: [{identity, in_flight, idle_ms}]}` for every live worker       |
 //! | `STATS`    | broker totals and, per service, requests, replies by class, errors, in flight, latency p50/p99, workers |
 
-use super::{BrokerStats, Engine};
+use super::Engine;
 use crate::error::status;
 use crate::msgpack::{self, Value};
-use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 fn ms(d: std::time::Duration) -> Value {
@@ -88,25 +87,10 @@ impl Engine {
     }
 
     fn stats_value(&self) -> Value {
-        let s = &self.stats;
-        let get = |c: &std::sync::atomic::AtomicU64| Value::from(c.load(Ordering::Relaxed));
-        let broker = Value::map([
-            ("requests", get(&s.requests)),
-            ("forwarded", get(&s.forwarded)),
-            ("replies", get(&s.replies)),
-            ("not_found", get(&s.not_found)),
-            ("bad_requests", get(&s.bad_requests)),
-            ("unavailable", get(&s.unavailable)),
-            ("overloaded", get(&s.overloaded)),
-            ("malformed_frontend", get(&s.malformed_frontend)),
-            ("malformed_backend", get(&s.malformed_backend)),
-            ("dropped_replies", get(&s.dropped_replies)),
-            ("smi", get(&s.smi)),
-            ("workers_removed", get(&s.workers_removed)),
-            ("workers", Value::from(BrokerStats::get(&s.workers))),
-            ("in_flight", Value::from(BrokerStats::get(&s.in_flight))),
-            ("uptime_ms", ms(self.started.elapsed())),
-        ]);
+        let mut broker: Vec<(&str, Value)> =
+            self.stats.fields().iter().map(|&(name, _, value, _)| (name, Value::from(value))).collect();
+        broker.push(("uptime_ms", ms(self.started.elapsed())));
+        let broker = Value::map(broker);
         let mut sids: Vec<&String> = self.service_index.keys().collect();
         sids.sort();
         let services = sids.into_iter().map(|sid| {

@@ -25,7 +25,7 @@ const LATENCY_BOUNDS: [f64; 16] =
 #[derive(Debug, Default)]
 pub struct Snapshot {
     /// `(name, help, value, is_gauge)` for the broker totals.
-    pub totals: Vec<(&'static str, &'static str, u64, bool)>,
+    pub totals: Vec<(String, &'static str, u64, bool)>,
     pub services: Vec<ServiceSnapshot>,
 }
 
@@ -46,25 +46,9 @@ pub struct ServiceSnapshot {
 
 impl Engine {
     pub(super) fn snapshot(&self) -> Snapshot {
-        let s = &self.stats;
-        let get = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
-        let totals = vec![
-            ("zss_broker_requests", "Requests received on the frontend", get(&s.requests), false),
-            ("zss_broker_forwarded", "Requests forwarded to a worker", get(&s.forwarded), false),
-            ("zss_broker_replies", "Replies forwarded to clients", get(&s.replies), false),
-            ("zss_broker_not_found", "Requests answered 404 (no live worker)", get(&s.not_found), false),
-            ("zss_broker_bad_requests", "Requests answered 400 (unreadable address)", get(&s.bad_requests), false),
-            ("zss_broker_unavailable", "Requests answered 503 (worker lost or silent)", get(&s.unavailable), false),
-            ("zss_broker_overloaded", "Requests answered 503 (all workers at their limit)", get(&s.overloaded), false),
-            ("zss_broker_malformed_frontend", "Malformed frontend messages dropped", get(&s.malformed_frontend), false),
-            ("zss_broker_malformed_backend", "Malformed backend messages dropped", get(&s.malformed_backend), false),
-            ("zss_broker_dropped_replies", "Replies dropped because the client was gone", get(&s.dropped_replies), false),
-            ("zss_broker_smi", "SMI requests from workers", get(&s.smi), false),
-            ("zss_broker_workers_removed", "Workers removed (expired, DOWN, disconnected)", get(&s.workers_removed), false),
-            ("zss_broker_workers", "Live workers", get(&s.workers), true),
-            ("zss_broker_in_flight", "Requests forwarded and not yet answered", get(&s.in_flight), true),
-            ("zss_broker_uptime_seconds", "Seconds since the broker started", self.started.elapsed().as_secs(), true),
-        ];
+        let mut totals: Vec<(String, &'static str, u64, bool)> =
+            self.stats.fields().iter().map(|&(name, help, v, gauge)| (format!("zss_broker_{name}"), help, v, gauge)).collect();
+        totals.push(("zss_broker_uptime_seconds".into(), "Seconds since the broker started", self.started.elapsed().as_secs(), true));
         let mut services: Vec<ServiceSnapshot> = self
             .service_index
             .iter()
@@ -119,8 +103,9 @@ struct SnapshotCollector(Snapshot);
 
 impl Collector for SnapshotCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> std::result::Result<(), std::fmt::Error> {
-        for &(name, help, value, is_gauge) in &self.0.totals {
-            if is_gauge {
+        for (name, help, value, is_gauge) in &self.0.totals {
+            let (help, value) = (*help, *value);
+            if *is_gauge {
                 let g = ConstGauge::new(value as i64);
                 g.encode(encoder.encode_descriptor(name, help, None, g.metric_type())?)?;
             } else {

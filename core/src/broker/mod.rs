@@ -114,6 +114,28 @@ impl BrokerStats {
     pub fn get(counter: &AtomicU64) -> u64 {
         counter.load(Ordering::Relaxed)
     }
+
+    /// Every figure as `(name, description, value, is_gauge)`: the one list `SMI STATS` and
+    /// the Prometheus endpoint are both made from.
+    pub fn fields(&self) -> [(&'static str, &'static str, u64, bool); 14] {
+        let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        [
+            ("requests", "Requests received on the frontend", g(&self.requests), false),
+            ("forwarded", "Requests forwarded to a worker", g(&self.forwarded), false),
+            ("replies", "Replies forwarded to clients", g(&self.replies), false),
+            ("not_found", "Requests answered 404 (no live worker)", g(&self.not_found), false),
+            ("bad_requests", "Requests answered 400 (unreadable address)", g(&self.bad_requests), false),
+            ("unavailable", "Requests answered 503 (worker lost or silent)", g(&self.unavailable), false),
+            ("overloaded", "Requests answered 503 (all workers at their limit)", g(&self.overloaded), false),
+            ("malformed_frontend", "Malformed frontend messages dropped", g(&self.malformed_frontend), false),
+            ("malformed_backend", "Malformed backend messages dropped", g(&self.malformed_backend), false),
+            ("dropped_replies", "Replies dropped because the client was gone", g(&self.dropped_replies), false),
+            ("smi", "SMI requests from workers", g(&self.smi), false),
+            ("workers_removed", "Workers removed (expired, DOWN, disconnected)", g(&self.workers_removed), false),
+            ("workers", "Live workers", g(&self.workers), true),
+            ("in_flight", "Requests forwarded and not yet answered", g(&self.in_flight), true),
+        ]
+    }
 }
 
 fn bump(counter: &AtomicU64) {
