@@ -1,0 +1,202 @@
+// Types of the `zss` package: ZSS (ZeroMQ Service Suite) client, service and broker.
+
+/** What a payload or header value may be: what JSON can hold (plus BigInt within 64 bits). */
+export type Payload =
+  | null
+  | undefined
+  | boolean
+  | number
+  | bigint
+  | string
+  | Payload[]
+  | { [key: string]: Payload };
+
+/** Headers: a plain object of payload values. */
+export type Headers = { [key: string]: Payload };
+
+/** A decoded payload as received (binary from old peers arrives as a Buffer, a Uint8Array). */
+export type Received = null | boolean | number | string | Uint8Array | Received[] | { [key: string]: Received };
+
+export interface ClientOptions {
+  /** The broker's frontend. Default `tcp://127.0.0.1:7777`. */
+  broker?: string;
+  /** The service calls go to unless a call names another. */
+  sid?: string;
+  /** Socket identity prefix: the identity is `<identity>#<uuid>`. Default `client`. */
+  identity?: string;
+  /** Per-call timeout in ms (default 1000); a call that times out rejects with code 599. */
+  timeout?: number;
+  /** Headers sent with every call; a call's own headers are merged over them. */
+  headers?: Headers;
+}
+
+export interface CallOptions {
+  timeout?: number;
+  headers?: Headers;
+  sid?: string;
+}
+
+/** A successful (2xx) reply. */
+export interface Reply<T = Received> {
+  payload: T;
+  headers: { [key: string]: Received };
+  /** 200, 204 (no payload), or the 2xx status the service chose. */
+  status: number;
+}
+
+/**
+ * One socket to a broker's frontend, any number of calls in flight on it.
+ */
+export class Client {
+  constructor(config?: ClientOptions);
+  readonly config: Required<Pick<ClientOptions, 'broker' | 'identity' | 'timeout' | 'headers'>> & ClientOptions;
+  /** The socket identity, `<identity>#<uuid>`. */
+  readonly identity: string;
+  /**
+   * Resolves for any 2xx reply. Rejects with a {@link ZssError} for any other status (599 on
+   * timeout, 404 for an unknown service or verb, ...), with a TypeError for a payload, header
+   * or option that cannot be sent (Buffers, Dates, functions, cycles, an empty verb).
+   */
+  call<T = Received>(verb: string, payload?: Payload, options?: CallOptions): Promise<Reply<T>>;
+  /** Closes the socket; calls in flight reject with code 500. Idempotent. */
+  close(): void;
+}
+
+/** The fields of an error reply, plus any extra fields of its payload. */
+export interface ZssErrorFields {
+  userMessage?: string;
+  developerMessage?: string;
+  [extra: string]: unknown;
+}
+
+/**
+ * An error reply (any non-2xx status; 599 for a client-side timeout), and what a handler
+ * throws to answer with a chosen status. Extra payload fields are own properties.
+ */
+export class ZssError extends Error {
+  constructor(code: number, fields?: ZssErrorFields);
+  readonly code: number;
+  /** Same as `code` (the broker's spelling). */
+  readonly errorCode: number;
+  readonly userMessage: string;
+  readonly developerMessage: string;
+  [extra: string]: unknown;
+  /** The error payload as sent on the wire. */
+  toJSON(): { code: number; userMessage: string; developerMessage: string; errorCode: number; [extra: string]: unknown };
+}
+
+/** The request as a handler sees it (shaped like the original service's message). */
+export class Message {
+  readonly protocol: 'ZSS:0.0';
+  readonly type: 'REQ';
+  /** The calling client's socket identity, `<prefix>#<uuid>`. */
+  readonly identity: string;
+  /** The calling client's identity prefix (before `#`). */
+  readonly client: string;
+  /** The request id. */
+  readonly rid: string;
+  readonly address: { sid: string; sversion: string; verb: string };
+  /** The request headers; changes are sent back in the reply. */
+  headers: { [key: string]: Received };
+  readonly payload: Received;
+  /** Set to a 2xx status to answer with it (default 200, or 204 without a payload). */
+  status?: number;
+}
+
+/** The original callback style: `callback(err, payload)`. */
+export type CallbackHandler = (
+  payload: any,
+  message: Message,
+  callback: (err: unknown, payload?: Payload) => void,
+) => void | Promise<void>;
+
+/** A function returning the payload, or a Promise of it (an async function). */
+export type AsyncHandler = (payload: any, message: Message) => Payload | Promise<Payload>;
+
+/**
+ * Either style (a function of fewer parameters is assignable): the callback answers when a
+ * handler declares 3 or more parameters, the return value (or its Promise) otherwise.
+ */
+export type Handler = (
+  payload: any,
+  message: Message,
+  callback: (err: unknown, payload?: Payload) => void,
+) => Payload | void | Promise<Payload | void>;
+
+export interface ServiceOptions {
+  /** The service id (upper-cased on the wire). Required. */
+  sid: string;
+  /** The broker's backend. Default `tcp://127.0.0.1:5560` (the original's default). */
+  broker?: string;
+  /** SMI heartbeat interval in ms. Default 1000. */
+  heartbeat?: number;
+  /** Handlers in flight at once; more requests wait in the worker's queue. Default 32. */
+  concurrency?: number;
+  /** Where handler failures answered with 500 are reported. Default: console.error. */
+  onError?: (err: unknown, message: Message | undefined) => void;
+}
+
+export class Service {
+  constructor(config: ServiceOptions);
+  readonly sid: string;
+  /** The worker's socket identity once running. */
+  readonly identity: string | null;
+  onError: (err: unknown, message: Message | undefined) => void;
+  /** Registers a handler (case-insensitive verb). Only before `run()`. */
+  addVerb(verb: string, handler: Handler): this;
+  addVerbs(verbs: Array<[string, Handler]>): this;
+  /** Connects and registers with the broker (SMI UP); serves until `stop()`. */
+  run(): this;
+  /** Finishes requests in flight (bounded), unregisters (SMI DOWN), closes. Idempotent. */
+  stop(): Promise<void>;
+}
+
+export interface BrokerOptions {
+  /** Where clients connect. Default `tcp://127.0.0.1:5560`; a `*` port picks a free one. */
+  frontend?: string;
+  /** Where services connect. Default `tcp://127.0.0.1:5559`. */
+  backend?: string;
+  smi?: {
+    /** The services' heartbeat interval, ms. Default 1000. */
+    heartbeat?: number;
+    /** A service silent for longer is dropped, ms. Default 1500. */
+    maxTTL?: number;
+    /** How often liveness is checked, ms. Default 100. */
+    updateInterval?: number;
+  };
+}
+
+export interface BrokerStats {
+  requests: number;
+  forwarded: number;
+  replies: number;
+  notFound: number;
+  badRequests: number;
+  unavailable: number;
+  droppedReplies: number;
+  smi: number;
+  workersRemoved: number;
+  workers: number;
+  inFlight: number;
+}
+
+export class Broker {
+  constructor(config?: BrokerOptions);
+  /** Binds both sockets (throws for a bad or busy address) and serves on a native thread. */
+  run(): this;
+  /** The bound frontend endpoint (wildcard port resolved) once running. */
+  readonly frontendEndpoint: string;
+  readonly backendEndpoint: string;
+  stats(): BrokerStats | Record<string, never>;
+  /** Stops serving and closes the sockets. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** The standard messages of a status code (those the core sends). */
+export function statusMessages(code: number): { userMessage: string; developerMessage: string };
+/** Whether the linked libzmq supports CURVE. */
+export function hasCurve(): boolean;
+/** This package's version. */
+export const version: string;
+/** The Rust core's version. */
+export const coreVersion: string;

@@ -1,0 +1,43 @@
+// Type-checked by test/types.test.js (tsc --noEmit): the CommonJS view of index.d.ts.
+import zss = require('zss');
+import { Client, Service, Broker, ZssError, Reply, Message } from 'zss';
+
+async function main(): Promise<void> {
+  const broker: Broker = new Broker({ frontend: 'tcp://127.0.0.1:*', backend: 'tcp://127.0.0.1:*', smi: { maxTTL: 3000 } }).run();
+  const service = new Service({ broker: broker.backendEndpoint, sid: 'pong', heartbeat: 500 });
+  service.addVerb('ping', (payload, message: Message, callback) => {
+    message.status = 201;
+    callback(null, { pong: payload, rid: message.rid, from: message.identity });
+  });
+  service.addVerb('aping', async (payload: string) => `pong ${payload}`);
+  service.addVerb('fail', async () => {
+    throw new ZssError(422, { userMessage: 'no', validationErrors: ['name'] });
+  });
+  service.run();
+  const client = new zss.Client({ broker: broker.frontendEndpoint, sid: 'pong', timeout: 500, headers: { a: 1 } });
+  const reply: Reply<{ pong: string }> = await client.call<{ pong: string }>('ping', 'x', { timeout: 100, headers: { b: [1, 'c'] } });
+  const status: number = reply.status;
+  const pong: string = reply.payload.pong;
+  try {
+    await client.call('fail', { nested: { list: [1, null, true, 2n] } });
+  } catch (e) {
+    if (e instanceof ZssError) {
+      const code: number = e.code;
+      const msg: string = e.userMessage + e.developerMessage;
+      void [code, msg, e.validationErrors];
+    }
+  }
+  // @ts-expect-error: a verb is a string
+  client.call(42, null);
+  // @ts-expect-error: functions are not payloads
+  client.call('ping', () => 1);
+  // @ts-expect-error: sid is required
+  new Service({ broker: 'tcp://127.0.0.1:5560' });
+  client.close();
+  await service.stop();
+  await broker.stop();
+  void [status, pong, zss.statusMessages(404).userMessage, zss.hasCurve(), zss.version];
+}
+void main;
+export {};
+void Client;
