@@ -18,6 +18,7 @@ class Broker {
   #config;
   #native = null;
   #stopping = null;
+  #keepAlive = null;
 
   constructor(config = {}) {
     this.#config = { ...defaults, ...config, smi: { ...defaults.smi, ...(config.smi || {}) } };
@@ -32,6 +33,9 @@ class Broker {
     } catch (err) {
       throw fromNative(err);
     }
+    // The broker serves on a native thread, which libuv does not see: like the original's
+    // sockets, a running broker keeps the process alive until stop(). The timer never fires.
+    this.#keepAlive = setInterval(() => {}, 0x7fffffff);
     return this;
   }
 
@@ -51,7 +55,9 @@ class Broker {
   /** Stops serving and closes the sockets. Idempotent. */
   stop() {
     if (!this.#native) return Promise.resolve();
-    if (!this.#stopping) this.#stopping = this.#native.stop();
+    if (!this.#stopping) {
+      this.#stopping = this.#native.stop().finally(() => clearInterval(this.#keepAlive));
+    }
     return this.#stopping;
   }
 }

@@ -94,3 +94,17 @@ test('a running service keeps the process alive until stopped', async () => {
   assert.equal(r.code, 0, r.err);
   assert.equal(r.out, 'served\n');
 });
+
+test('a running broker keeps the process alive until stopped', async () => {
+  const r = await runChild(`
+    const { Broker } = require(process.env.ZSS_PKG);
+    const broker = new Broker({ frontend: 'tcp://127.0.0.1:*', backend: 'tcp://127.0.0.1:*' }).run();
+    const started = Date.now();
+    setTimeout(async () => {
+      await broker.stop();
+      console.log(Date.now() - started >= 300 ? 'served' : 'too early');
+    }, 300);
+  `);
+  assert.equal(r.code, 0, r.err);
+  assert.equal(r.out, 'served\n');
+});
