@@ -9,9 +9,9 @@ const path = require('node:path');
 
 const pkg = path.resolve(__dirname, '..');
 
-function runChild(source, limitMs = 8000) {
+function runChild(source, limitMs = 8000, flags = []) {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['-e', source], { env: { ...process.env, ZSS_PKG: pkg } });
+    const child = spawn(process.execPath, [...flags, '-e', source], { env: { ...process.env, ZSS_PKG: pkg } });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));
@@ -107,4 +107,30 @@ test('a running broker keeps the process alive until stopped', async () => {
   `);
   assert.equal(r.code, 0, r.err);
   assert.equal(r.out, 'served\n');
+});
+
+test('a handler that never answers: its collected responder answers 500', async () => {
+  // The callback is dropped unanswered; once the JS objects are collected the core's
+  // responder answers 500, so the caller does not wait for its timeout.
+  const r = await runChild(`
+    const { Broker, Service, Client } = require(process.env.ZSS_PKG);
+    (async () => {
+      const broker = new Broker({ frontend: 'tcp://127.0.0.1:*', backend: 'tcp://127.0.0.1:*' }).run();
+      const service = new Service({ broker: broker.backendEndpoint, sid: 'forgetful' });
+      service.addVerb('forget', (payload, message, callback) => {});
+      service.run();
+      const client = new Client({ broker: broker.frontendEndpoint, sid: 'forgetful', timeout: 5000 });
+      while (broker.stats().workers < 1) await new Promise((r) => setTimeout(r, 20));
+      const started = Date.now();
+      const call = client.call('forget', null).catch((e) => e.code);
+      const gc = setInterval(() => global.gc(), 50);
+      console.log(await call, Date.now() - started < 4000 ? 'early' : 'late');
+      clearInterval(gc);
+      client.close();
+      await service.stop();
+      await broker.stop();
+    })();
+  `, 10000, ['--expose-gc']);
+  assert.equal(r.code, 0, r.err);
+  assert.equal(r.out, '500 early\n');
 });
