@@ -18,12 +18,20 @@ pub struct NativeBroker {
 impl NativeBroker {
     /// Binds both sockets (errors for a bad or busy address are thrown here) and serves.
     #[napi(constructor)]
-    pub fn new(frontend: String, backend: String, heartbeat_ms: f64, max_ttl_ms: f64, update_interval_ms: f64) -> Result<Self> {
+    pub fn new(
+        frontend: String,
+        backend: String,
+        heartbeat_ms: f64,
+        max_ttl_ms: f64,
+        update_interval_ms: f64,
+    ) -> Result<Self> {
         let mut config = zss::BrokerConfig::new(frontend, backend);
         config.heartbeat = millis("heartbeat", heartbeat_ms)?;
         config.max_ttl = millis("maxTTL", max_ttl_ms)?;
         config.sweep_interval = millis("updateInterval", update_interval_ms)?;
-        let running = zss::Broker::bind(config).and_then(|b| b.start()).map_err(crate::core_error)?;
+        let running = zss::Broker::bind(config)
+            .and_then(|b| b.start())
+            .map_err(crate::core_error)?;
         Ok(NativeBroker {
             frontend: running.frontend_endpoint().to_owned(),
             backend: running.backend_endpoint().to_owned(),
@@ -82,7 +90,11 @@ impl NativeBroker {
 
 impl Drop for NativeBroker {
     fn drop(&mut self) {
-        let taken = self.running.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let taken = self
+            .running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
         if let Some(b) = taken {
             std::thread::spawn(move || drop(b));
         }

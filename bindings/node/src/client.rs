@@ -24,7 +24,10 @@ pub fn millis(name: &str, ms: f64) -> Result<Duration> {
     if ms.is_finite() && ms > 0.0 {
         Ok(Duration::from_secs_f64(ms / 1000.0))
     } else {
-        Err(Error::new(Status::InvalidArg, format!("{name} must be a positive number of milliseconds, got {ms}")))
+        Err(Error::new(
+            Status::InvalidArg,
+            format!("{name} must be a positive number of milliseconds, got {ms}"),
+        ))
     }
 }
 
@@ -54,8 +57,18 @@ impl ToNapiValue for Outcome {
                 set(env, obj, "code", &zss::Value::Int(e.code().into()))?;
                 match e {
                     zss::Error::Service(se) => {
-                        set(env, obj, "userMessage", &zss::Value::from(se.user_message.as_str()))?;
-                        set(env, obj, "developerMessage", &zss::Value::from(se.developer_message.as_str()))?;
+                        set(
+                            env,
+                            obj,
+                            "userMessage",
+                            &zss::Value::from(se.user_message.as_str()),
+                        )?;
+                        set(
+                            env,
+                            obj,
+                            "developerMessage",
+                            &zss::Value::from(se.developer_message.as_str()),
+                        )?;
                         set(env, obj, "payload", &se.payload)?;
                     }
                     other => set(env, obj, "message", &zss::Value::from(other.to_string()))?,
@@ -84,8 +97,16 @@ pub struct NativeClient {
 #[napi]
 impl NativeClient {
     #[napi(constructor)]
-    pub fn new(broker: String, sid: Option<String>, identity: String, timeout_ms: f64, headers: Option<JsHeaders>) -> Result<Self> {
-        let mut config = zss::ClientConfig::new(broker).identity(identity).timeout(millis("timeout", timeout_ms)?);
+    pub fn new(
+        broker: String,
+        sid: Option<String>,
+        identity: String,
+        timeout_ms: f64,
+        headers: Option<JsHeaders>,
+    ) -> Result<Self> {
+        let mut config = zss::ClientConfig::new(broker)
+            .identity(identity)
+            .timeout(millis("timeout", timeout_ms)?);
         config.sid = sid;
         config.headers = headers.map(|h| h.0).unwrap_or_default();
         let inner = zss::Client::connect(config).map_err(crate::core_error)?;
@@ -116,7 +137,8 @@ impl NativeClient {
             headers: headers.map(|h| h.0).unwrap_or_default(),
             timeout: timeout_ms.map(|t| millis("timeout", t)).transpose()?,
         };
-        let (deferred, promise) = env.create_deferred::<Outcome, Box<dyn FnOnce(Env) -> Result<Outcome> + Send>>()?;
+        let (deferred, promise) =
+            env.create_deferred::<Outcome, Box<dyn FnOnce(Env) -> Result<Outcome> + Send>>()?;
         // A deferred must be settled exactly once: an unsettled one keeps its thread-safe
         // function (and so the event loop) alive forever. `send` either calls the completion
         // or returns an error without calling it; the slot lets us settle in the second case.

@@ -36,20 +36,35 @@ fn check(status: sys::napi_status, what: &str) -> Result<()> {
     if status == sys::Status::napi_ok {
         Ok(())
     } else {
-        Err(Error::new(Status::from(status), format!("N-API call failed: {what}")))
+        Err(Error::new(
+            Status::from(status),
+            format!("N-API call failed: {what}"),
+        ))
     }
 }
 
-unsafe fn is(env: sys::napi_env, v: sys::napi_value, f: unsafe extern "C" fn(sys::napi_env, sys::napi_value, *mut bool) -> sys::napi_status) -> Result<bool> {
+unsafe fn is(
+    env: sys::napi_env,
+    v: sys::napi_value,
+    f: unsafe extern "C" fn(sys::napi_env, sys::napi_value, *mut bool) -> sys::napi_status,
+) -> Result<bool> {
     let mut out = false;
     check(f(env, v, &mut out), "type check")?;
     Ok(out)
 }
 
 /// Converts one JS value; `path` names it in error messages.
-pub unsafe fn from_js(env: sys::napi_env, v: sys::napi_value, path: &mut String, depth: usize) -> Result<Value> {
+pub unsafe fn from_js(
+    env: sys::napi_env,
+    v: sys::napi_value,
+    path: &mut String,
+    depth: usize,
+) -> Result<Value> {
     if depth > MAX_DEPTH {
-        return Err(type_error(path, &format!("nested deeper than {MAX_DEPTH} levels (a cyclic object?)")));
+        return Err(type_error(
+            path,
+            &format!("nested deeper than {MAX_DEPTH} levels (a cyclic object?)"),
+        ));
     }
     let mut ty = 0;
     check(sys::napi_typeof(env, v, &mut ty), "typeof")?;
@@ -64,7 +79,9 @@ pub unsafe fn from_js(env: sys::napi_env, v: sys::napi_value, path: &mut String,
             let mut n = 0f64;
             check(sys::napi_get_value_double(env, v, &mut n), "number")?;
             // -2^63 is exact in f64; 2^63 is not an i64, hence the half-open range.
-            if n.fract() == 0.0 && n >= -9_223_372_036_854_775_808.0 && n < 9_223_372_036_854_775_808.0 {
+            if n.fract() == 0.0
+                && (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&n)
+            {
                 Ok(Value::Int(n as i64))
             } else {
                 Ok(Value::Float(n))
@@ -72,11 +89,17 @@ pub unsafe fn from_js(env: sys::napi_env, v: sys::napi_value, path: &mut String,
         }
         sys::ValueType::napi_bigint => {
             let (mut n, mut lossless) = (0i64, false);
-            check(sys::napi_get_value_bigint_int64(env, v, &mut n, &mut lossless), "bigint")?;
+            check(
+                sys::napi_get_value_bigint_int64(env, v, &mut n, &mut lossless),
+                "bigint",
+            )?;
             if lossless {
                 Ok(Value::Int(n))
             } else {
-                Err(type_error(path, "BigInt outside the 64-bit signed range cannot be sent"))
+                Err(type_error(
+                    path,
+                    "BigInt outside the 64-bit signed range cannot be sent",
+                ))
             }
         }
         sys::ValueType::napi_string => Ok(Value::Str(string(env, v)?)),
@@ -92,7 +115,10 @@ pub unsafe fn from_js(env: sys::napi_env, v: sys::napi_value, path: &mut String,
                 ));
             }
             if is(env, v, sys::napi_is_date)? {
-                return Err(type_error(path, "a Date cannot be sent; send date.toISOString() or date.getTime()"));
+                return Err(type_error(
+                    path,
+                    "a Date cannot be sent; send date.toISOString() or date.getTime()",
+                ));
             }
             if is(env, v, sys::napi_is_array)? {
                 let mut len = 0u32;
@@ -121,16 +147,25 @@ pub unsafe fn from_js(env: sys::napi_env, v: sys::napi_value, path: &mut String,
                 "property names",
             )?;
             let mut len = 0u32;
-            check(sys::napi_get_array_length(env, names, &mut len), "property count")?;
+            check(
+                sys::napi_get_array_length(env, names, &mut len),
+                "property count",
+            )?;
             let mut entries = Vec::with_capacity(len as usize);
             for i in 0..len {
                 let mut key = ptr::null_mut();
-                check(sys::napi_get_element(env, names, i, &mut key), "property name")?;
+                check(
+                    sys::napi_get_element(env, names, i, &mut key),
+                    "property name",
+                )?;
                 let key = string(env, key)?;
                 let mut item = ptr::null_mut();
                 let ckey = std::ffi::CString::new(key.as_str())
                     .map_err(|_| type_error(path, "property names must not contain NUL"))?;
-                check(sys::napi_get_named_property(env, v, ckey.as_ptr(), &mut item), "property")?;
+                check(
+                    sys::napi_get_named_property(env, v, ckey.as_ptr(), &mut item),
+                    "property",
+                )?;
                 let before = path.len();
                 path.push('.');
                 path.push_str(&key);
@@ -148,13 +183,20 @@ pub unsafe fn from_js(env: sys::napi_env, v: sys::napi_value, path: &mut String,
 
 unsafe fn string(env: sys::napi_env, v: sys::napi_value) -> Result<String> {
     let mut len = 0usize;
-    check(sys::napi_get_value_string_utf8(env, v, ptr::null_mut(), 0, &mut len), "string length")?;
+    check(
+        sys::napi_get_value_string_utf8(env, v, ptr::null_mut(), 0, &mut len),
+        "string length",
+    )?;
     let mut buf = vec![0u8; len + 1];
     let mut written = 0usize;
-    check(sys::napi_get_value_string_utf8(env, v, buf.as_mut_ptr().cast(), len + 1, &mut written), "string")?;
+    check(
+        sys::napi_get_value_string_utf8(env, v, buf.as_mut_ptr().cast(), len + 1, &mut written),
+        "string",
+    )?;
     buf.truncate(written);
     // N-API writes valid UTF-8 (lone surrogates become U+FFFD).
-    Ok(String::from_utf8(buf).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+    Ok(String::from_utf8(buf)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
 }
 
 /// Converts one Value to JS.
@@ -167,16 +209,34 @@ pub unsafe fn to_js(env: sys::napi_env, value: &Value) -> Result<sys::napi_value
         Value::Int(i) => check(sys::napi_create_double(env, *i as f64, &mut out), "number")?,
         Value::UInt(u) => check(sys::napi_create_double(env, *u as f64, &mut out), "number")?,
         Value::Float(f) => check(sys::napi_create_double(env, *f, &mut out), "number")?,
-        Value::Str(s) => check(sys::napi_create_string_utf8(env, s.as_ptr().cast(), s.len() as isize, &mut out), "string")?,
+        Value::Str(s) => check(
+            sys::napi_create_string_utf8(env, s.as_ptr().cast(), s.len() as isize, &mut out),
+            "string",
+        )?,
         Value::Bin(bytes) => {
             let mut data = ptr::null_mut();
-            check(sys::napi_create_buffer_copy(env, bytes.len(), bytes.as_ptr().cast(), &mut data, &mut out), "buffer")?
+            check(
+                sys::napi_create_buffer_copy(
+                    env,
+                    bytes.len(),
+                    bytes.as_ptr().cast(),
+                    &mut data,
+                    &mut out,
+                ),
+                "buffer",
+            )?
         }
         Value::Array(items) => {
-            check(sys::napi_create_array_with_length(env, items.len(), &mut out), "array")?;
+            check(
+                sys::napi_create_array_with_length(env, items.len(), &mut out),
+                "array",
+            )?;
             for (i, item) in items.iter().enumerate() {
                 let v = to_js(env, item)?;
-                check(sys::napi_set_element(env, out, i as u32, v), "array element")?;
+                check(
+                    sys::napi_set_element(env, out, i as u32, v),
+                    "array element",
+                )?;
             }
         }
         Value::Map(entries) => {
@@ -188,7 +248,15 @@ pub unsafe fn to_js(env: sys::napi_env, value: &Value) -> Result<sys::napi_value
                     other => other.to_json_string(),
                 };
                 let mut jkey = ptr::null_mut();
-                check(sys::napi_create_string_utf8(env, key.as_ptr().cast(), key.len() as isize, &mut jkey), "key")?;
+                check(
+                    sys::napi_create_string_utf8(
+                        env,
+                        key.as_ptr().cast(),
+                        key.len() as isize,
+                        &mut jkey,
+                    ),
+                    "key",
+                )?;
                 let jv = to_js(env, v)?;
                 check(sys::napi_set_property(env, out, jkey, jv), "property")?;
             }

@@ -62,7 +62,12 @@ impl Responder {
     /// over the request's headers in the reply. A payload that cannot be sent throws a
     /// TypeError *without* answering, so the caller can still answer with an error.
     #[napi]
-    pub fn reply(&mut self, payload: JsValueIn, status: Option<u32>, headers: Option<JsHeaders>) -> Result<()> {
+    pub fn reply(
+        &mut self,
+        payload: JsValueIn,
+        status: Option<u32>,
+        headers: Option<JsHeaders>,
+    ) -> Result<()> {
         let responder = self.take()?;
         let response = zss::Response {
             status: status.map(|s| u16::try_from(s).unwrap_or(zss::status::INTERNAL)),
@@ -83,7 +88,10 @@ impl Responder {
         developer_message: Option<String>,
         extra: Option<JsHeaders>,
     ) -> Result<()> {
-        let code = u16::try_from(code).ok().filter(|c| (400..600).contains(c)).unwrap_or(zss::status::INTERNAL);
+        let code = u16::try_from(code)
+            .ok()
+            .filter(|c| (400..600).contains(c))
+            .unwrap_or(zss::status::INTERNAL);
         let (user, developer) = zss::status::messages(code);
         let mut error = zss::ServiceError::with_messages(
             code,
@@ -114,7 +122,10 @@ pub struct NativeWorker {
 impl NativeWorker {
     /// Builds the worker and starts it (SMI UP, heartbeats). `dispatch(request, responder)` is
     /// called on the JS thread for every request to one of `verbs`.
-    #[napi(constructor, ts_args_type = "sid: string, broker: string, heartbeatMs: number, concurrency: number, verbs: string[], dispatch: (request: unknown, responder: Responder) => void")]
+    #[napi(
+        constructor,
+        ts_args_type = "sid: string, broker: string, heartbeatMs: number, concurrency: number, verbs: string[], dispatch: (request: unknown, responder: Responder) => void"
+    )]
     pub fn new(
         sid: String,
         broker: String,
@@ -129,10 +140,17 @@ impl NativeWorker {
                 .callee_handled::<false>()
                 .build_callback(|ctx| {
                     let (request, responder) = ctx.value;
-                    Ok(FnArgs::from((RequestOut(request), Responder { inner: Some(responder) })))
+                    Ok(FnArgs::from((
+                        RequestOut(request),
+                        Responder {
+                            inner: Some(responder),
+                        },
+                    )))
                 })?,
         );
-        let mut config = zss::WorkerConfig::new(sid).broker(broker).heartbeat(millis("heartbeat", heartbeat_ms)?);
+        let mut config = zss::WorkerConfig::new(sid)
+            .broker(broker)
+            .heartbeat(millis("heartbeat", heartbeat_ms)?);
         config.concurrency = concurrency as usize;
         let mut worker = zss::Worker::new(config);
         for verb in verbs {
@@ -141,7 +159,10 @@ impl NativeWorker {
                 // Non-blocking into an unbounded queue: this core thread never waits for JS. If
                 // the queue is closing (environment teardown) the data is dropped and the
                 // dropped responder answers 500.
-                let status = tsfn.call((request, responder), ThreadsafeFunctionCallMode::NonBlocking);
+                let status = tsfn.call(
+                    (request, responder),
+                    ThreadsafeFunctionCallMode::NonBlocking,
+                );
                 if status != Status::Ok {
                     log::warn!("could not hand a request to JavaScript: {status}");
                 }
@@ -149,13 +170,18 @@ impl NativeWorker {
         }
         drop(tsfn);
         let running = worker.start().map_err(crate::core_error)?;
-        Ok(NativeWorker { running: Some(Arc::new(running)) })
+        Ok(NativeWorker {
+            running: Some(Arc::new(running)),
+        })
     }
 
     /// The socket identity, `<SID>#<uuid>`.
     #[napi(getter)]
     pub fn identity(&self) -> String {
-        self.running.as_ref().map(|r| r.identity().to_owned()).unwrap_or_default()
+        self.running
+            .as_ref()
+            .map(|r| r.identity().to_owned())
+            .unwrap_or_default()
     }
 
     /// Stops: finishes handlers in flight (bounded), SMI DOWN, joins the I/O thread. The join
