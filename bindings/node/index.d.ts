@@ -130,7 +130,7 @@ export interface ServiceOptions {
   broker?: string;
   /** SMI heartbeat interval in ms. Default 1000. */
   heartbeat?: number;
-  /** Handlers in flight at once; more requests wait in the worker's queue. Default 32. */
+  /** Requests handed to handlers and not yet answered, at most; more wait in the worker's queue. Default 1000. */
   concurrency?: number;
   /** Where handler failures answered with 500 are reported. Default: console.error. */
   onError?: (err: unknown, message: Message | undefined) => void;
@@ -173,6 +173,9 @@ export interface BrokerStats {
   notFound: number;
   badRequests: number;
   unavailable: number;
+  overloaded: number;
+  malformedFrontend: number;
+  malformedBackend: number;
   droppedReplies: number;
   smi: number;
   workersRemoved: number;

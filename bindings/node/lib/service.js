@@ -6,9 +6,9 @@ const defaults = {
   broker: 'tcp://127.0.0.1:5560',
   heartbeat: 1000,
   sid: null,
-  // Handlers in flight at once (requests beyond wait in the worker's queue). Each slot is a
-  // native thread that only hands requests to the JS thread.
-  concurrency: 32,
+  // Requests handed to JavaScript and not yet answered, at most; more wait in the worker's
+  // queue (and beyond its bound are answered 503). The original had no bound at all.
+  concurrency: 1000,
   onError: null,
 };
 

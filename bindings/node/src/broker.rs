@@ -50,31 +50,18 @@ impl NativeBroker {
         self.backend.clone()
     }
 
-    /// Counters: requests, forwarded, replies, notFound, workers, inFlight, ...
+    /// The core's counters and gauges (`BrokerStats::fields`, the list SMI STATS and the
+    /// metrics endpoint use), with camelCase names: requests, replies, notFound, workers, ...
     #[napi(ts_return_type = "Record<string, number>")]
-    pub fn stats(&self) -> Result<std::collections::HashMap<String, f64>> {
-        use std::sync::atomic::Ordering::Relaxed;
+    pub fn stats(&self) -> std::collections::HashMap<String, f64> {
         let guard = self.running.lock().unwrap_or_else(|p| p.into_inner());
         let mut out = std::collections::HashMap::new();
         if let Some(b) = guard.as_ref() {
-            let s = b.stats();
-            for (name, c) in [
-                ("requests", &s.requests),
-                ("forwarded", &s.forwarded),
-                ("replies", &s.replies),
-                ("notFound", &s.not_found),
-                ("badRequests", &s.bad_requests),
-                ("unavailable", &s.unavailable),
-                ("droppedReplies", &s.dropped_replies),
-                ("smi", &s.smi),
-                ("workersRemoved", &s.workers_removed),
-                ("workers", &s.workers),
-                ("inFlight", &s.in_flight),
-            ] {
-                out.insert(name.to_owned(), c.load(Relaxed) as f64);
+            for (name, _help, value, _gauge) in b.stats().fields() {
+                out.insert(camel_case(name), value as f64);
             }
         }
-        Ok(out)
+        out
     }
 
     /// Stops serving and closes the sockets, off the JS thread. Idempotent.
@@ -99,4 +86,21 @@ impl Drop for NativeBroker {
             std::thread::spawn(move || drop(b));
         }
     }
+}
+
+/// `not_found` → `notFound`: JavaScript's spelling of the core's names.
+fn camel_case(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut upper = false;
+    for c in name.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }

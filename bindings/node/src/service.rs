@@ -1,9 +1,9 @@
 //! `NativeWorker`: a core [`zss::Worker`] whose handlers run in JavaScript.
 //!
-//! Every verb is registered with [`zss::Worker::verb_with_responder`]. The core calls it on one
-//! of its handler threads with the request and a [`zss::Responder`]; we only queue both onto
-//! the JS thread through one thread-safe function (non-blocking, unbounded queue) and return,
-//! so the core thread never waits for JavaScript. On the JS thread `lib/service.js` runs the
+//! Every verb is registered with [`zss::Worker::verb_with_responder`], as an inline handler:
+//! the core calls it on the worker's I/O thread with the request and a [`zss::Responder`]; we
+//! only queue both onto the JS thread through one thread-safe function (non-blocking, unbounded queue) and return,
+//! so the I/O thread never waits for JavaScript. On the JS thread `lib/service.js` runs the
 //! user's handler and answers through the `Responder` object whenever the handler settles. A
 //! `Responder` collected unanswered (or a queue refused at shutdown) answers 500 in the core.
 //!
@@ -152,11 +152,15 @@ impl NativeWorker {
             .broker(broker)
             .heartbeat(millis("heartbeat", heartbeat_ms)?);
         config.concurrency = concurrency as usize;
+        // Our handler only queues onto the JS thread (microseconds, never blocks): run it on
+        // the worker's I/O thread, no pool threads. `concurrency` still bounds the requests
+        // handed to JavaScript and not yet answered (it counts until the responder answers).
+        config.inline_handlers = true;
         let mut worker = zss::Worker::new(config);
         for verb in verbs {
             let tsfn = tsfn.clone();
             worker.verb_with_responder(&verb, move |request, responder| {
-                // Non-blocking into an unbounded queue: this core thread never waits for JS. If
+                // Non-blocking into an unbounded queue: the I/O thread never waits for JS. If
                 // the queue is closing (environment teardown) the data is dropped and the
                 // dropped responder answers 500.
                 let status = tsfn.call(

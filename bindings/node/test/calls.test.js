@@ -189,6 +189,14 @@ test('calls against a real broker and service', async (t) => {
     replies.forEach((r, i) => assert.equal(r.payload.i, i));
   });
 
+  await t.test('slow async handlers overlap (the service does not serialize them)', async () => {
+    const started = Date.now();
+    const replies = await Promise.all(Array.from({ length: 50 }, () => client.call('slow', 300)));
+    const elapsed = Date.now() - started;
+    assert.ok(replies.every((r) => r.payload === 'done'));
+    assert.ok(elapsed < 1500, `50 x 300 ms handlers took ${elapsed} ms`);
+  });
+
   await t.test('the event loop keeps ticking during a slow call', async () => {
     let ticks = 0;
     const timer = setInterval(() => ticks++, 10);
