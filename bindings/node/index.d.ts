@@ -58,6 +58,11 @@ export class Client {
    * or option that cannot be sent (Buffers, Dates, functions, cycles, an empty verb).
    */
   call<T = Received>(verb: string, payload?: Payload, options?: CallOptions): Promise<Reply<T>>;
+  /**
+   * The broker's management interface: `PING`, `INFO`, `SERVICES` or `STATS`; resolves the
+   * reply's payload. Rejects with a ZssError 404 for an unknown verb.
+   */
+  management<T = any>(verb: 'PING' | 'INFO' | 'SERVICES' | 'STATS' | (string & {}), options?: Pick<CallOptions, 'timeout'>): Promise<T>;
   /** Closes the socket; calls in flight reject with code 500. Idempotent. */
   close(): void;
 }

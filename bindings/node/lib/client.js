@@ -1,5 +1,5 @@
 'use strict';
-const { NativeClient } = require('./native');
+const { NativeClient, smiSid } = require('./native');
 const { ZssError, fromNative } = require('./errors');
 
 const defaults = {
@@ -60,6 +60,17 @@ class Client {
       return Promise.reject(fromNative(err));
     }
     return pending.then(settle);
+  }
+
+  /**
+   * Calls the broker's management interface and resolves the reply's payload: `verb` is
+   * `PING`, `INFO`, `SERVICES` (each service with its live workers) or `STATS` (broker totals
+   * and per-service requests, replies by status class, errors, in flight, latency p50/p99 ms).
+   * Rejects with a `ZssError` 404 for an unknown verb or a broker without the interface.
+   */
+  async management(verb, options = {}) {
+    const reply = await this.call(verb, null, { ...options, sid: smiSid() });
+    return reply.payload;
   }
 
   /** Closes the socket; calls still in flight reject (code 500, "closed"). Idempotent. */

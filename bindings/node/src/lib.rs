@@ -14,6 +14,13 @@ mod convert;
 mod service;
 mod util;
 
+/// The broker's reserved management sid (SMI PING/INFO/SERVICES/STATS on the frontend), from
+/// the core so no binding spells the protocol itself.
+#[napi]
+pub fn smi_sid() -> &'static str {
+    zss::protocol::SMI_SID
+}
+
 /// A core error thrown into JS: argument errors as `InvalidArg` (JS makes them TypeErrors),
 /// the rest as generic failures carrying the core's message.
 pub(crate) fn core_error(e: zss::Error) -> Error {

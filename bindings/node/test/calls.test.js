@@ -236,3 +236,16 @@ test('a call with no broker listening times out (599)', async () => {
     c.close();
   }
 });
+
+test('the broker management interface', async (t) => {
+  const stack = await startStack({ echo: async (p) => p }, { sid: 'managed' });
+  t.after(() => stack.stop());
+  assert.equal(await stack.client.management('PING'), 'PONG');
+  await stack.client.call('echo', 1);
+  const services = await stack.client.management('SERVICES');
+  assert.equal(services.MANAGED.length, 1);
+  const stats = await stack.client.management('STATS');
+  assert.ok(stats.services.MANAGED.replies['2xx'] >= 1);
+  assert.equal(stats.broker.workers, 1);
+  await assert.rejects(stack.client.management('REBOOT'), (e) => e instanceof ZssError && e.code === 404);
+});
