@@ -8,7 +8,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use magnus::{Error, RArray, Ruby, Value as RValue};
 
@@ -33,17 +33,18 @@ impl Slot {
         self.ready.notify_all();
     }
 
-    /// Blocks until the outcome is in or `interrupted` is set.
-    fn take(&self, interrupted: &AtomicBool) -> Option<zss::Result<zss::Reply>> {
+    /// Blocks until the outcome is in, `interrupted` is set or `until` has passed.
+    fn take(&self, interrupted: &AtomicBool, until: Instant) -> Option<zss::Result<zss::Reply>> {
         let mut value = self.value.lock().unwrap_or_else(|p| p.into_inner());
         loop {
             if let Some(v) = value.take() {
                 return Some(v);
             }
-            if interrupted.load(Ordering::SeqCst) {
+            let now = Instant::now();
+            if interrupted.load(Ordering::SeqCst) || now >= until {
                 return None;
             }
-            value = self.ready.wait(value).unwrap_or_else(|p| p.into_inner());
+            value = self.ready.wait_timeout(value, until - now).unwrap_or_else(|p| p.into_inner()).0;
         }
     }
 
@@ -94,7 +95,7 @@ impl Client {
         let slot = Arc::new(Slot { value: Mutex::new(None), ready: Condvar::new() });
         let setter = slot.clone();
         rb_self.inner.send(call, Box::new(move |r| setter.set(r))).map_err(|e| to_rb(ruby, e))?;
-        let result = gvl::wait(ruby, |interrupted| slot.take(interrupted), || slot.wake())?;
+        let result = gvl::wait(ruby, |interrupted, until| slot.take(interrupted, until), || slot.wake())?;
         let reply = result.map_err(|e| to_rb(ruby, e))?;
         let out = ruby.ary_new_capa(3);
         out.push(reply.status)?;

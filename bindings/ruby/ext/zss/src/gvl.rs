@@ -6,6 +6,14 @@
 //! `Thread#raise`, `Timeout.timeout`). The interrupt is then run by `thread_check_ints`, with the
 //! GVL held and through magnus's `protect`, so a raise never longjmps across Rust frames.
 //!
+//! Waits are cut into slices of [`SLICE`]: between slices the thread takes the GVL back and
+//! checks for interrupts. Unblock functions alone are not enough for signals: Ruby's signal
+//! handler only flags the main thread and relies on a thread that runs Ruby code (or waits for
+//! the GVL) to deliver it, and when every Ruby thread is parked in a wait like this one (a
+//! service's main thread in `run`, its handler threads waiting for requests) none would. So
+//! SIGINT/SIGTERM traps run within one slice; `Thread#kill`/`#raise` still wake the wait at
+//! once through the unblock function.
+//!
 //! We use `rb_thread_call_without_gvl2` rather than `rb_thread_call_without_gvl`: the latter
 //! checks (and may raise) pending interrupts itself, before and after the blocking function —
 //! a longjmp straight through this frame. The `2` variant only reports "not run".
@@ -13,6 +21,7 @@
 use std::ffi::c_void;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use magnus::{Error, Ruby};
 
@@ -73,15 +82,18 @@ where
 /// Blocks until `attempt` produces a value, with the GVL released, running Ruby's interrupts
 /// as they come.
 ///
-/// `attempt(interrupted)` must block until it has a value (`Some`) or `interrupted` is set
-/// (`None`). `wake` must wake a blocked `attempt` so it sees the flag: typically lock the mutex
+/// The longest stretch a wait stays away from Ruby (see the module docs).
+pub const SLICE: Duration = Duration::from_millis(100);
+
+/// `attempt(interrupted, until)` must block until it has a value (`Some`), or return `None`
+/// when `interrupted` is set or the instant `until` (the end of this slice) has passed. `wake` must wake a blocked `attempt` so it sees the flag: typically lock the mutex
 /// the attempt waits under, then `notify_all` its condvar (locking first closes the window
 /// between the attempt's check and its wait). An interrupt that raises (Ctrl-C, `Thread#kill`)
 /// ends the wait with that exception; one that does not (a trap handler that returns) resumes
 /// the wait.
 pub fn wait<R>(
     ruby: &Ruby,
-    mut attempt: impl FnMut(&AtomicBool) -> Option<R>,
+    mut attempt: impl FnMut(&AtomicBool, Instant) -> Option<R>,
     wake: impl Fn() + Sync,
 ) -> Result<R, Error> {
     let interrupted = AtomicBool::new(false);
@@ -91,7 +103,8 @@ pub fn wait<R>(
     };
     loop {
         interrupted.store(false, Ordering::SeqCst);
-        if let Some(Some(value)) = without_gvl(|| attempt(&interrupted), &unblock) {
+        let until = Instant::now() + SLICE;
+        if let Some(Some(value)) = without_gvl(|| attempt(&interrupted, until), &unblock) {
             return Ok(value);
         }
         ruby.thread_check_ints()?;

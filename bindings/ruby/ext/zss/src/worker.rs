@@ -54,8 +54,8 @@ impl Queue {
         drop(jobs); // outside the lock: dropping a responder logs and talks to the mailbox
     }
 
-    /// The next job, `Some(None)` once stopped, `None` if interrupted or past `deadline`.
-    fn pop(&self, interrupted: &AtomicBool, deadline: Option<Instant>) -> Option<Option<(zss::Request, zss::Responder)>> {
+    /// The next job, `Some(None)` once stopped, `None` if interrupted or past `until`.
+    fn pop(&self, interrupted: &AtomicBool, until: Instant) -> Option<Option<(zss::Request, zss::Responder)>> {
         let mut state = self.lock();
         loop {
             if let Some(job) = state.jobs.pop_front() {
@@ -64,42 +64,26 @@ impl Queue {
             if state.stopped {
                 return Some(None);
             }
-            if interrupted.load(Ordering::SeqCst) {
+            let now = Instant::now();
+            if interrupted.load(Ordering::SeqCst) || now >= until {
                 return None;
             }
-            state = match deadline {
-                None => self.changed.wait(state).unwrap_or_else(|p| p.into_inner()),
-                Some(d) => {
-                    let now = Instant::now();
-                    if now >= d {
-                        return None;
-                    }
-                    self.changed.wait_timeout(state, d - now).unwrap_or_else(|p| p.into_inner()).0
-                }
-            };
+            state = self.changed.wait_timeout(state, until - now).unwrap_or_else(|p| p.into_inner()).0;
         }
     }
 
-    /// Blocks until stopped (`Some(true)`), `deadline` (`Some(false)`) or interrupted (`None`).
-    fn wait_stopped(&self, interrupted: &AtomicBool, deadline: Option<Instant>) -> Option<bool> {
+    /// `Some(true)` once stopped; `None` if interrupted or past `until`.
+    fn wait_stopped(&self, interrupted: &AtomicBool, until: Instant) -> Option<bool> {
         let mut state = self.lock();
         loop {
             if state.stopped {
                 return Some(true);
             }
-            if interrupted.load(Ordering::SeqCst) {
+            let now = Instant::now();
+            if interrupted.load(Ordering::SeqCst) || now >= until {
                 return None;
             }
-            state = match deadline {
-                None => self.changed.wait(state).unwrap_or_else(|p| p.into_inner()),
-                Some(d) => {
-                    let now = Instant::now();
-                    if now >= d {
-                        return Some(false);
-                    }
-                    self.changed.wait_timeout(state, d - now).unwrap_or_else(|p| p.into_inner()).0
-                }
-            };
+            state = self.changed.wait_timeout(state, until - now).unwrap_or_else(|p| p.into_inner()).0;
         }
     }
 
@@ -166,7 +150,7 @@ impl Worker {
         let queue = &rb_self.queue;
         let job = gvl::wait(
             ruby,
-            |interrupted| match queue.pop(interrupted, deadline) {
+            |interrupted, until| match queue.pop(interrupted, deadline.map_or(until, |d| d.min(until))) {
                 None if deadline.is_some_and(|d| Instant::now() >= d) => Some(None),
                 other => other,
             },
@@ -198,7 +182,14 @@ impl Worker {
     pub fn wait(ruby: &Ruby, rb_self: &Worker, timeout_ms: Option<u64>) -> Result<bool, Error> {
         let deadline = timeout_ms.map(|ms| Instant::now() + Duration::from_millis(ms));
         let queue = &rb_self.queue;
-        gvl::wait(ruby, |interrupted| queue.wait_stopped(interrupted, deadline), || queue.wake())
+        gvl::wait(
+            ruby,
+            |interrupted, until| match queue.wait_stopped(interrupted, deadline.map_or(until, |d| d.min(until))) {
+                None if deadline.is_some_and(|d| Instant::now() >= d) => Some(false),
+                other => other,
+            },
+            || queue.wake(),
+        )
     }
 
     pub fn is_stopped(&self) -> bool {
