@@ -125,6 +125,22 @@ class TestService < Minitest::Test
     assert_equal 404, assert_raises(ZSS::Error) { client(sid).call("__ready") }.code
   end
 
+  def test_requests_are_not_delayed_while_run_waits
+    # Regression: the thread in `run` and the handler threads once shared one condvar, and a
+    # request's wake-up could go to the wrong one: every call then took a whole wait slice.
+    sid = unique_sid
+    service = ZSS::Service.new(sid, backend: broker.backend, heartbeat: 200)
+    service.add_route(:__ready) { |_p, _h| "ready" }
+    runner = Thread.new { service.run }
+    wait_until_routed(sid)
+    c = client(sid)
+    took = elapsed { 20.times { c.call("__ready") } }
+    assert_operator took, :<, 0.8, "20 sequential calls took #{took} s"
+  ensure
+    service&.stop
+    runner&.join(5)
+  end
+
   def test_sigterm_stops_a_running_service_process
     sid = unique_sid
     script = <<~RUBY

@@ -26,7 +26,12 @@ struct QueueState {
 
 struct Queue {
     state: Mutex<QueueState>,
-    changed: Condvar,
+    /// Handler threads wait here for jobs. A separate condvar from `stopped`, so a push's
+    /// `notify_one` always reaches a thread that can take the job (one shared condvar let it
+    /// wake the thread in `wait`, which went back to sleep, and the job waited a whole slice).
+    job_ready: Condvar,
+    /// `run`/`join` waits here for the end.
+    stopped: Condvar,
 }
 
 impl Queue {
@@ -41,7 +46,7 @@ impl Queue {
             return;
         }
         state.jobs.push_back((request, responder));
-        self.changed.notify_one();
+        self.job_ready.notify_one();
     }
 
     fn close(&self) {
@@ -50,7 +55,8 @@ impl Queue {
             state.stopped = true;
             std::mem::take(&mut state.jobs)
         };
-        self.changed.notify_all();
+        self.job_ready.notify_all();
+        self.stopped.notify_all();
         drop(jobs); // outside the lock: dropping a responder logs and talks to the mailbox
     }
 
@@ -68,7 +74,7 @@ impl Queue {
             if interrupted.load(Ordering::SeqCst) || now >= until {
                 return None;
             }
-            state = self.changed.wait_timeout(state, until - now).unwrap_or_else(|p| p.into_inner()).0;
+            state = self.job_ready.wait_timeout(state, until - now).unwrap_or_else(|p| p.into_inner()).0;
         }
     }
 
@@ -83,13 +89,14 @@ impl Queue {
             if interrupted.load(Ordering::SeqCst) || now >= until {
                 return None;
             }
-            state = self.changed.wait_timeout(state, until - now).unwrap_or_else(|p| p.into_inner()).0;
+            state = self.stopped.wait_timeout(state, until - now).unwrap_or_else(|p| p.into_inner()).0;
         }
     }
 
     fn wake(&self) {
         drop(self.lock());
-        self.changed.notify_all();
+        self.job_ready.notify_all();
+        self.stopped.notify_all();
     }
 }
 
@@ -118,7 +125,8 @@ impl Worker {
         let mut worker = zss::Worker::new(config);
         let queue = Arc::new(Queue {
             state: Mutex::new(QueueState { jobs: VecDeque::new(), stopped: false }),
-            changed: Condvar::new(),
+            job_ready: Condvar::new(),
+            stopped: Condvar::new(),
         });
         for verb in verbs {
             let q = queue.clone();
