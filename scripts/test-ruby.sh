@@ -30,4 +30,5 @@ echo "test-ruby: minitest against the installed gem ($(gem contents zss | head -
 # No -I of the source tree: `require "zss"` must resolve to the installed gem. Running from
 # the scratch dir keeps the repository's lib/ off any relative path.
 cd "$out"
-ruby -e 'gem "zss"; Dir[ARGV[0] + "/test_*.rb"].sort.each { |f| require f }' "$root/bindings/ruby/test" -- "$@"
+ruby -e 'gem "zss"; dir = ARGV.shift; Dir[dir + "/test_*.rb"].sort.each { |f| require f }' \
+  "$root/bindings/ruby/test" "$@"
