@@ -20,6 +20,17 @@ class TestClient < Minitest::Test
     @client = client(@sid, timeout: 2000)
   end
 
+  def test_management_calls
+    assert_equal "PONG", @client.management(:ping)
+    @client.echo(1)
+    services = @client.management("SERVICES")
+    assert_equal 1, services[@sid.upcase].size
+    stats = @client.management("STATS")
+    assert_operator stats["services"][@sid.upcase]["replies"]["2xx"], :>=, 1
+    err = assert_raises(ZSS::Error) { @client.management("REBOOT") }
+    assert_equal 404, err.code
+  end
+
   def test_round_trip_of_every_payload_type
     payload = {
       "nil" => nil, "true" => true, "false" => false, "int" => 42, "negative" => -7,

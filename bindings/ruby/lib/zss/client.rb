@@ -47,9 +47,20 @@ module ZSS
       @native.identity
     end
 
+    # Asks the broker what it is doing and returns the reply's payload: verb "PING", "INFO",
+    # "SERVICES" (each service with its live workers) or "STATS" (broker totals and, per
+    # service, requests, replies by status class, errors, in flight, latency p50/p99 in ms).
+    # Raises ZSS::Error 404 for an unknown verb or a broker without the interface.
+    def management(verb, timeout: nil)
+      @management ||= Native::Client.new(@frontend, Native::SMI_SID, @identity.to_s, Float(@timeout))
+      _status, _headers, payload = @management.call(verb.to_s.upcase, nil, {}, timeout && Float(timeout))
+      payload
+    end
+
     # Closes the socket; calls still waiting raise ZSS::ClosedError. Idempotent.
     def close
       @native.close
+      @management&.close
     end
 
     private

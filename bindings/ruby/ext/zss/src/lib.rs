@@ -18,6 +18,8 @@ fn init(ruby: &Ruby) -> Result<(), Error> {
     let zss = ruby.define_module("ZSS")?;
     let native = zss.define_module("Native")?;
     native.const_set("CORE_VERSION", zss::VERSION)?;
+    // The broker's reserved management sid (SMI PING/INFO/SERVICES/STATS on the frontend).
+    native.const_set("SMI_SID", zss::protocol::SMI_SID)?;
 
     let client = native.define_class("Client", ruby.class_object())?;
     client.define_singleton_method("new", function!(client::Client::new, 4))?;
