@@ -4,6 +4,20 @@
 # any suite fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# /dev/null must be the character device: a root process that writes an output file there
+# (e.g. `cc -o /dev/null`) replaces it with a regular file, and every later reader of
+# /dev/null (rustc's target probe among them) then reads garbage. Repair it if we can, and
+# fail the run if one of our suites breaks it.
+check_dev_null() {
+  [ -c /dev/null ] && return 0
+  echo "test: /dev/null is not a character device ($1)" >&2
+  if [ "$(id -u)" -eq 0 ]; then
+    rm -f /dev/null && mknod -m 666 /dev/null c 1 3 && echo "test: restored /dev/null" >&2
+  fi
+  return 1
+}
+check_dev_null "before the tests" || [ -c /dev/null ] || exit 1
+
 bash scripts/setup.sh
 
 declare -a results=()
@@ -31,6 +45,11 @@ for suite in scripts/test-*.sh; do
   name=$(basename "$suite" .sh); name=${name#test-}
   run_suite "$name" bash "$suite"
 done
+
+if ! check_dev_null "after the suites: one of them replaced it"; then
+  results+=("dev-null: FAILED (a suite replaced /dev/null)")
+  FAILED=1
+fi
 
 echo
 echo "==> summary"
