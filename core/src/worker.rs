@@ -132,6 +132,22 @@ pub struct WorkerStats {
     pub reconnects: AtomicU64,
 }
 
+impl WorkerStats {
+    /// Every counter as `(name, value)`: the one list the bindings expose.
+    pub fn fields(&self) -> [(&'static str, u64); 7] {
+        let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        [
+            ("requests", g(&self.requests)),
+            ("replies", g(&self.replies)),
+            ("handler_errors", g(&self.handler_errors)),
+            ("not_found", g(&self.not_found)),
+            ("overloaded", g(&self.overloaded)),
+            ("malformed", g(&self.malformed)),
+            ("reconnects", g(&self.reconnects)),
+        ]
+    }
+}
+
 enum Command {
     Reply(Vec<Vec<u8>>),
     Stop,

@@ -86,24 +86,8 @@ impl Broker {
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let dict = PyDict::new(py);
         if let State::Running(running) = &*self.lock() {
-            let s = running.stats();
-            let get = zss::BrokerStats::get;
-            for (name, counter) in [
-                ("requests", &s.requests),
-                ("forwarded", &s.forwarded),
-                ("replies", &s.replies),
-                ("not_found", &s.not_found),
-                ("bad_requests", &s.bad_requests),
-                ("unavailable", &s.unavailable),
-                ("malformed_frontend", &s.malformed_frontend),
-                ("malformed_backend", &s.malformed_backend),
-                ("dropped_replies", &s.dropped_replies),
-                ("smi", &s.smi),
-                ("workers_removed", &s.workers_removed),
-                ("workers", &s.workers),
-                ("in_flight", &s.in_flight),
-            ] {
-                dict.set_item(name, get(counter))?;
+            for (name, _help, value, _is_gauge) in running.stats().fields() {
+                dict.set_item(name, value)?;
             }
         }
         Ok(dict)

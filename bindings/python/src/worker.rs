@@ -212,18 +212,9 @@ impl RunningWorker {
 
     /// The worker's counters.
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        use std::sync::atomic::Ordering::Relaxed;
-        let s = self.worker().stats();
         let dict = PyDict::new(py);
-        for (name, counter) in [
-            ("requests", &s.requests),
-            ("replies", &s.replies),
-            ("handler_errors", &s.handler_errors),
-            ("not_found", &s.not_found),
-            ("malformed", &s.malformed),
-            ("reconnects", &s.reconnects),
-        ] {
-            dict.set_item(name, counter.load(Relaxed))?;
+        for (name, value) in self.worker().stats().fields() {
+            dict.set_item(name, value)?;
         }
         Ok(dict)
     }

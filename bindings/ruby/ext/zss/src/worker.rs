@@ -205,17 +205,9 @@ impl Worker {
     }
 
     pub fn stats(ruby: &Ruby, rb_self: &Worker) -> Result<RHash, Error> {
-        let s = rb_self.running.stats();
         let hash = ruby.hash_new();
-        for (name, counter) in [
-            ("requests", &s.requests),
-            ("replies", &s.replies),
-            ("handler_errors", &s.handler_errors),
-            ("not_found", &s.not_found),
-            ("malformed", &s.malformed),
-            ("reconnects", &s.reconnects),
-        ] {
-            hash.aset(name, counter.load(Ordering::Relaxed))?;
+        for (name, value) in rb_self.running.stats().fields() {
+            hash.aset(name, value)?;
         }
         Ok(hash)
     }
