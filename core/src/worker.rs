@@ -415,8 +415,6 @@ fn run_handler(handler: &HandlerFn, request: Request, responder: Responder) {
 /// Threads that run handlers. Each job is one request.
 struct Pool {
     queue: Arc<(Mutex<PoolQueue>, Condvar)>,
-    /// Kept to name the threads in a debugger; never joined (see Drop).
-    threads: Vec<JoinHandle<()>>,
 }
 
 struct PoolQueue {
@@ -427,16 +425,15 @@ struct PoolQueue {
 impl Pool {
     fn new(size: usize, sid: &str) -> Result<Pool> {
         let queue = Arc::new((Mutex::new(PoolQueue { jobs: VecDeque::new(), closed: false }), Condvar::new()));
-        let mut threads = Vec::with_capacity(size);
         for i in 0..size {
             let q = queue.clone();
-            let t = std::thread::Builder::new()
+            // Detached: handler threads exit on their own once the queue closes (see Drop).
+            std::thread::Builder::new()
                 .name(format!("zss-handler {sid} {i}"))
                 .spawn(move || Pool::work(&q))
                 .map_err(|e| Error::Socket { context: "spawn handler thread".into(), message: e.to_string() })?;
-            threads.push(t);
         }
-        Ok(Pool { queue, threads })
+        Ok(Pool { queue })
     }
 
     fn work(queue: &(Mutex<PoolQueue>, Condvar)) {
@@ -472,7 +469,6 @@ impl Drop for Pool {
         // and joining it here, on the I/O thread it waits for, would deadlock.
         self.queue.0.lock().unwrap_or_else(|p| p.into_inner()).closed = true;
         self.queue.1.notify_all();
-        self.threads.clear();
     }
 }
 
