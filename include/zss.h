@@ -617,6 +617,23 @@ enum zss_result zss_response_set_error(struct zss_response *response,
                                        const char *developer_message);
 
 /**
+ * Answers with an error whose payload is given as a JSON object: status `code` (400–599) and
+ * the ZSS error payload `{code, userMessage, developerMessage, errorCode, ...}`, where
+ * `userMessage` and `developerMessage` come from `error_json` when it has them as strings (the
+ * standard text for the code otherwise) and every other field of `error_json` (e.g.
+ * `"validationErrors"`) is kept as an extra field. A `code`/`errorCode` in `error_json` is
+ * ignored: `code` wins. NULL `error_json` is the same as `zss_response_set_error(response,
+ * code, NULL, NULL)`.
+ *
+ * On failure the response is left as it was. Errors: `ZSS_RESULT_NULL_PARAMETER`,
+ * `ZSS_RESULT_INVALID_JSON`, `ZSS_RESULT_INVALID_ARGUMENT` (code outside 400–599, JSON not an
+ * object).
+ */
+enum zss_result zss_response_set_error_json(struct zss_response *response,
+                                            uint16_t code,
+                                            const char *error_json);
+
+/**
  * Adds (or replaces) a reply header, its value given as JSON text (e.g. `"\"abc\""`, `"42"`).
  * Headers are sent with success replies; the core sends error replies with the request's
  * headers only.

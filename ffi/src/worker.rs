@@ -495,6 +495,37 @@ pub unsafe extern "C" fn zss_response_set_error(
     })
 }
 
+/// Answers with an error whose payload is given as a JSON object: status `code` (400–599) and
+/// the ZSS error payload `{code, userMessage, developerMessage, errorCode, ...}`, where
+/// `userMessage` and `developerMessage` come from `error_json` when it has them as strings (the
+/// standard text for the code otherwise) and every other field of `error_json` (e.g.
+/// `"validationErrors"`) is kept as an extra field. A `code`/`errorCode` in `error_json` is
+/// ignored: `code` wins. NULL `error_json` is the same as `zss_response_set_error(response,
+/// code, NULL, NULL)`.
+///
+/// On failure the response is left as it was. Errors: `ZSS_RESULT_NULL_PARAMETER`,
+/// `ZSS_RESULT_INVALID_JSON`, `ZSS_RESULT_INVALID_ARGUMENT` (code outside 400–599, JSON not an
+/// object).
+#[no_mangle]
+pub unsafe extern "C" fn zss_response_set_error_json(
+    response: *mut zss_response,
+    code: u16,
+    error_json: *const c_char,
+) -> zss_result {
+    guard("zss_response_set_error_json", || {
+        let response = borrow_mut(response, "response")?;
+        if !(400..=599).contains(&code) {
+            return Err(Failure::new(zss_result::InvalidArgument, format!("error code {code} is not in 400-599")));
+        }
+        let fields = if error_json.is_null() { Value::Map(Vec::new()) } else { json_arg(error_json, "error_json")? };
+        if !matches!(fields, Value::Map(_)) {
+            return Err(Failure::new(zss_result::InvalidArgument, "error_json is not a JSON object"));
+        }
+        response.outcome = Some(Err(ServiceError::from_reply(Some(code), fields)));
+        Ok(())
+    })
+}
+
 /// Adds (or replaces) a reply header, its value given as JSON text (e.g. `"\"abc\""`, `"42"`).
 /// Headers are sent with success replies; the core sends error replies with the request's
 /// headers only.

@@ -6,6 +6,7 @@
 /* Records what the response setters return when given bad input, then answers. */
 typedef struct setter_results {
   zss_result bad_json, bad_msgpack, bad_status, bad_error_code, null_response, null_key;
+  zss_result error_json_not_object, error_json_invalid, error_json_bad_code;
 } setter_results;
 
 static void bad_setters(void *userdata, const zss_request *request, zss_response *response) {
@@ -15,6 +16,9 @@ static void bad_setters(void *userdata, const zss_request *request, zss_response
   out->bad_msgpack = zss_response_set_msgpack(response, 0, truncated, sizeof truncated);
   out->bad_status = zss_response_set_json(response, 404, "1");
   out->bad_error_code = zss_response_set_error(response, 200, NULL, NULL);
+  out->error_json_not_object = zss_response_set_error_json(response, 422, "[1]");
+  out->error_json_invalid = zss_response_set_error_json(response, 422, "{oops");
+  out->error_json_bad_code = zss_response_set_error_json(response, 302, "{}");
   out->null_response = zss_response_set_json(NULL, 0, "1");
   out->null_key = zss_response_set_header_json(response, NULL, "1");
   const char *json = NULL;
@@ -213,6 +217,9 @@ static void test_worker_states(void) {
   CHECK_RESULT(setters.bad_msgpack, ZSS_RESULT_INVALID_MSGPACK);
   CHECK_RESULT(setters.bad_status, ZSS_RESULT_INVALID_ARGUMENT);
   CHECK_RESULT(setters.bad_error_code, ZSS_RESULT_INVALID_ARGUMENT);
+  CHECK_RESULT(setters.error_json_not_object, ZSS_RESULT_INVALID_ARGUMENT);
+  CHECK_RESULT(setters.error_json_invalid, ZSS_RESULT_INVALID_JSON);
+  CHECK_RESULT(setters.error_json_bad_code, ZSS_RESULT_INVALID_ARGUMENT);
   CHECK_RESULT(setters.null_response, ZSS_RESULT_NULL_PARAMETER);
   CHECK_RESULT(setters.null_key, ZSS_RESULT_NULL_PARAMETER);
 

@@ -16,6 +16,15 @@ static void forbid(void *userdata, const zss_request *request, zss_response *res
   zss_response_set_error(response, 403, NULL, NULL);
 }
 
+/* Fails with 422, its own user message, the standard developer message and extra fields. */
+static void reject_fields(void *userdata, const zss_request *request, zss_response *response) {
+  (void)userdata;
+  (void)request;
+  zss_response_set_error_json(response, 422,
+                              "{\"userMessage\": \"Check the form.\", \"code\": 400,"
+                              " \"validationErrors\": [\"name\", \"age\"]}");
+}
+
 /* Sleeps longer than the callers' timeout, then answers. */
 static void slow(void *userdata, const zss_request *request, zss_response *response) {
   (void)userdata;
@@ -35,6 +44,7 @@ static void change_mind(void *userdata, const zss_request *request, zss_response
 static const verb_def VERBS[] = {
     {"reject", reject, NULL},
     {"forbid", forbid, NULL},
+    {"reject_fields", reject_fields, NULL},
     {"slow", slow, NULL},
     {"change_mind", change_mind, NULL},
 };
@@ -77,6 +87,25 @@ static void test_handler_error_reaches_caller(void) {
 static void test_handler_error_standard_messages(void) {
   expect_error(NULL, "forbid", 0, ZSS_RESULT_SERVICE_ERROR, 403, "You do not have access to this resource.",
                "User does not have enough privileges to access this resource.");
+}
+
+static void test_handler_error_extra_fields(void) {
+  expect_error(NULL, "reject_fields", 0, ZSS_RESULT_SERVICE_ERROR, 422, "Check the form.",
+               "The request was well-formed but could not be processed due to semantic errors.");
+  zss_reply *reply = NULL;
+  CHECK_RESULT(zss_client_call_json(fx.client, NULL, "reject_fields", "{}", NULL, 0, &reply),
+               ZSS_RESULT_SERVICE_ERROR);
+  const char *payload = NULL;
+  CHECK_RESULT(zss_reply_payload_json(reply, &payload), ZSS_RESULT_OK);
+  /* The argument's code wins over the JSON's; extra fields are kept. */
+  CHECK_CONTAINS(payload, "\"validationErrors\":[\"name\",\"age\"]");
+  CHECK_CONTAINS(payload, "\"errorCode\":422");
+  zss_reply_free(reply);
+}
+
+static void test_set_error_json_rejects_bad_input(void) {
+  zss_response *none = NULL;
+  CHECK_RESULT(zss_response_set_error_json(none, 422, "{}"), ZSS_RESULT_NULL_PARAMETER);
 }
 
 static void test_last_setter_wins(void) {
@@ -138,6 +167,8 @@ int main(void) {
   }
   RUN(test_handler_error_reaches_caller);
   RUN(test_handler_error_standard_messages);
+  RUN(test_handler_error_extra_fields);
+  RUN(test_set_error_json_rejects_bad_input);
   RUN(test_last_setter_wins);
   RUN(test_unknown_service_is_broker_404);
   RUN(test_unknown_verb_is_worker_404);
