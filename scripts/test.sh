@@ -46,6 +46,10 @@ for suite in scripts/test-*.sh; do
   run_suite "$name" bash "$suite"
 done
 
+# Every client language against every service language, through one broker (tests/matrix).
+# Last: it uses the bindings the suites above built and installed.
+run_suite matrix bash tests/matrix/run.sh
+
 if ! check_dev_null "after the suites: one of them replaced it"; then
   results+=("dev-null: FAILED (a suite replaced /dev/null)")
   FAILED=1

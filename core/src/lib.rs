@@ -37,7 +37,7 @@ pub use error::{status, Error, Result, ServiceError};
 pub use msgpack::Value;
 pub use protocol::{Address, Message, MessageType};
 pub use socket::SocketOptions;
-pub use worker::{Request, Responder, Response, RunningWorker, Worker, WorkerConfig, WorkerStats};
+pub use worker::{HandlerResult, Request, Responder, Response, RunningWorker, Worker, WorkerConfig, WorkerStats};
 
 /// The crate version, reported by `zss --version` and the bindings.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
