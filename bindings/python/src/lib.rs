@@ -35,6 +35,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<client::CompletionQueue>()?;
     m.add_class::<broker::Broker>()?;
     m.add_class::<worker::Request>()?;
+    m.add_class::<worker::Response>()?;
     m.add_class::<worker::Responder>()?;
     m.add_class::<worker::RunningWorker>()?;
     m.add_function(wrap_pyfunction!(worker::start_worker, m)?)?;

@@ -10,9 +10,9 @@
 use std::sync::Mutex;
 use std::time::Instant;
 
-use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyInt, PyTuple};
+use pyo3::types::{PyBool, PyDict, PyInt, PyMapping, PyTuple};
 
 use crate::client::{seconds, WAIT_SLICE};
 use crate::convert;
@@ -40,6 +40,68 @@ impl Request {
     }
 }
 
+/// A handler's answer with a chosen 2xx status and/or reply headers:
+/// `return zss.Response({"id": 7}, status=201, headers={"location": "/items/7"})`.
+///
+/// `status` None means 200, or 204 when `payload` is None. `headers` are added to (or replace)
+/// the request headers that the reply echoes. A status that is not a 2xx raises ValueError
+/// here (raise `zss.ServiceError` for error replies); headers that are not a mapping raise
+/// TypeError. Payload and header values are checked when sent: one that cannot be sent
+/// answers 500 and is logged. (`Responder.reply` turns it into the core's `Response`.)
+#[pyclass(module = "zss._native", frozen, get_all)]
+pub struct Response {
+    /// The reply payload.
+    payload: Py<PyAny>,
+    /// The 2xx status, or None: 200, or 204 when the payload is None.
+    status: Option<u16>,
+    /// Reply headers, added to (or replacing) the request headers the reply echoes.
+    headers: Py<PyDict>,
+}
+
+#[pymethods]
+impl Response {
+    #[new]
+    #[pyo3(signature = (payload=None, *, status=None, headers=None))]
+    fn new(
+        py: Python<'_>,
+        payload: Option<Py<PyAny>>,
+        status: Option<&Bound<'_, PyAny>>,
+        headers: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Response> {
+        let status = match status.filter(|s| !s.is_none()) {
+            None => None,
+            Some(s) => {
+                if !s.is_instance_of::<PyInt>() || s.is_instance_of::<PyBool>() {
+                    let type_name = convert::type_name(s);
+                    return Err(PyTypeError::new_err(format!("Response status must be an int, not {type_name}")));
+                }
+                match s.extract::<u16>() {
+                    Ok(code) if zss::status::is_success(code) => Some(code),
+                    _ => return Err(bad_status(s)),
+                }
+            }
+        };
+        // A copy, so later changes to the caller's dict do not change the answer.
+        let copy = PyDict::new(py);
+        if let Some(h) = headers.filter(|h| !h.is_none()) {
+            let mapping = h.cast::<PyMapping>().map_err(|_| {
+                PyTypeError::new_err(format!("Response headers must be a dict, not {}", convert::type_name(h)))
+            })?;
+            copy.update(mapping)?;
+        }
+        Ok(Response { payload: payload.unwrap_or_else(|| py.None()), status, headers: copy.unbind() })
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let status = self.status.map_or_else(|| "None".to_owned(), |s| s.to_string());
+        Ok(format!(
+            "Response({}, status={status}, headers={})",
+            self.payload.bind(py).repr()?,
+            self.headers.bind(py).repr()?
+        ))
+    }
+}
+
 /// Answers one request exactly once, from any thread.
 #[pyclass(module = "zss._native", frozen)]
 pub struct Responder {
@@ -62,10 +124,20 @@ impl Responder {
 
 #[pymethods]
 impl Responder {
-    /// Answers with a handler's return value: a payload, a `(status, payload)` tuple with a
-    /// 2xx status, or None (→ 204). Raises TypeError/ValueError, without answering, when the
-    /// value cannot be sent, so the caller can still answer with an error.
+    /// Answers with a handler's return value: a payload, a `Response`, a `(status, payload)`
+    /// tuple with a 2xx status, or None (→ 204). Raises TypeError/ValueError, without
+    /// answering, when the value cannot be sent, so the caller can still answer with an error.
     fn reply(&self, py: Python<'_>, result: &Bound<'_, PyAny>) -> PyResult<()> {
+        if let Ok(r) = result.cast::<Response>() {
+            let r = r.get();
+            let payload = convert::to_value(r.payload.bind(py), "handler result")?;
+            let mut response = match r.status {
+                Some(status) => zss::Response::with_status(status, payload),
+                None => zss::Response::ok(payload),
+            };
+            response.headers = convert::to_headers(Some(r.headers.bind(py).as_any()))?;
+            return self.send(py, Ok(response));
+        }
         let response = match result.cast::<PyTuple>() {
             Ok(t) if t.len() == 2 && t.get_item(0)?.is_exact_instance_of::<PyInt>() => {
                 let status: u16 = t.get_item(0)?.extract().map_err(|_| bad_status(&t.get_item(0).unwrap()))?;
@@ -99,7 +171,7 @@ impl Responder {
 
 fn bad_status(status: &Bound<'_, PyAny>) -> PyErr {
     PyValueError::new_err(format!(
-        "a handler's (status, payload) needs a 2xx status, got {status}; raise zss.ServiceError for errors"
+        "a handler's status must be a 2xx, got {status}; raise zss.ServiceError for errors"
     ))
 }
 

@@ -45,6 +45,23 @@ def svc(broker, start_service):
     def unsendable(payload, request):
         return {"when": object()}
 
+    @service.verb("response")
+    def response(payload, request):
+        return zss.Response({"id": payload}, status=202, headers={"location": f"/items/{payload}", "n": [1, 2.5]})
+
+    @service.verb("headers-only")
+    def headers_only(payload, request):
+        # No status: 200, or 204 for a None payload; a reply header replaces a request header.
+        return zss.Response(payload, headers={"x-seen": request.headers.get("x-seen"), "x-replaced": "by service"})
+
+    @service.verb("unsendable-header")
+    def unsendable_header(payload, request):
+        return zss.Response("ok", headers={"when": object()})
+
+    @service.verb("bad-response-status")
+    def bad_response_status(payload, request):
+        return zss.Response("x", status=404)
+
     def nothing(payload, request):
         return None
 
@@ -61,6 +78,61 @@ def client(broker, svc):
 def test_status_tuple(client) -> None:
     reply = client.call("created", 7)
     assert (reply.status, reply.payload) == (201, {"id": 7})
+
+
+def test_response_sets_status_payload_and_headers(client) -> None:
+    reply = client.call("response", 7)
+    assert (reply.status, reply.payload) == (202, {"id": 7})
+    assert reply.headers["location"] == "/items/7"
+    assert reply.headers["n"] == [1, 2.5]
+    assert isinstance(reply.headers["response-time"], float)
+
+
+def test_response_without_status_is_200_or_204(client) -> None:
+    reply = client.call("headers-only", "p", headers={"x-seen": 1, "x-replaced": "by client"})
+    assert (reply.status, reply.payload) == (200, "p")
+    assert reply.headers["x-seen"] == 1
+    assert reply.headers["x-replaced"] == "by service"
+    reply = client.call("headers-only", None)
+    assert (reply.status, reply.payload) == (204, None)
+
+
+def test_response_arguments() -> None:
+    r = zss.Response([1], status=201, headers={"k": "v"})
+    assert (r.payload, r.status, r.headers) == ([1], 201, {"k": "v"})
+    assert repr(r) == "Response([1], status=201, headers={'k': 'v'})"
+    empty = zss.Response()
+    assert (empty.payload, empty.status, empty.headers) == (None, None, {})
+    mine = {"k": 1}
+    copied = zss.Response(headers=mine)
+    mine["k"] = 2
+    assert copied.headers == {"k": 1}
+    with pytest.raises(ValueError, match="2xx"):
+        zss.Response("x", status=500)
+    with pytest.raises(ValueError, match="2xx"):
+        zss.Response("x", status=70000)
+    with pytest.raises(TypeError, match="int"):
+        zss.Response("x", status="201")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="int"):
+        zss.Response("x", status=True)
+    with pytest.raises(TypeError, match="headers"):
+        zss.Response("x", headers=[("k", "v")])  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        zss.Response("x", 201)  # type: ignore[misc]  # status is keyword-only
+
+
+def test_async_handler_returns_response(broker, start_service) -> None:
+    service = zss.Service("aresp", broker.backend, heartbeat=0.2)
+
+    @service.verb("make")
+    async def make(payload, request):
+        await asyncio.sleep(0)
+        return zss.Response(payload, status=201, headers={"x-async": True})
+
+    start_service(service)
+    with zss.Client(broker.frontend, sid="aresp", timeout=5.0) as c:
+        reply = c.call("make", "thing")
+    assert (reply.status, reply.payload, reply.headers["x-async"]) == (201, "thing", True)
 
 
 def test_none_result_is_204(client) -> None:
@@ -97,13 +169,26 @@ def test_handler_exception_is_500_and_logged(client, caplog) -> None:
     assert "SVC:CRASH" in record.getMessage()
 
 
-@pytest.mark.parametrize("verb, logged", [("bad-status", "needs a 2xx status"), ("unsendable", "unsupported type 'object'")])
+@pytest.mark.parametrize(
+    "verb, logged",
+    [
+        ("bad-status", "must be a 2xx"),
+        ("unsendable", "unsupported type 'object'"),
+        ("unsendable-header", "headers[\"when\"]: unsupported type 'object'"),
+        ("bad-response-status", "must be a 2xx"),
+    ],
+)
 def test_unsendable_results_are_500_and_logged(client, caplog, verb, logged) -> None:
     with caplog.at_level(logging.ERROR, logger="zss"):
         with pytest.raises(zss.ServiceError) as err:
             client.call(verb)
     assert err.value.code == 500
-    wait_for(lambda: any(logged in r.getMessage() for r in caplog.records), what="log record")
+    # Unsendable results are logged by message; a Response refused at construction is a
+    # handler exception (logged with its traceback).
+    wait_for(
+        lambda: any(logged in r.getMessage() or (r.exc_info and logged in str(r.exc_info[1])) for r in caplog.records),
+        what="log record",
+    )
 
 
 def test_async_handlers(broker, start_service) -> None:

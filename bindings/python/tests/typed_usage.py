@@ -18,6 +18,14 @@ def sync_usage(broker: zss.Broker) -> int:
     async def later(payload: Any, request: zss.Request) -> Dict[str, str]:
         return {"rid": request.rid, "client": request.client}
 
+    @service.verb("create")
+    def create(payload: Dict[str, int], request: zss.Request) -> zss.Response:
+        return zss.Response(payload, status=201, headers={"location": "/items/1"})
+
+    created: zss.Response = zss.Response(None)
+    maybe_status: Optional[int] = created.status
+    reply_headers: Dict[str, Any] = created.headers
+
     service.add_verb("later", later)
     with service, zss.Client(broker.frontend, sid="typed", timeout=2.0) as client:
         reply: zss.Reply = client.call("add", {"a": 1, "b": 2}, headers={"h": 1}, timeout=1.5)

@@ -22,7 +22,7 @@ from . import _native
 from ._errors import ClosedError, ServiceError, SocketError, Timeout, ZssError
 from .broker import Broker
 from .client import Client, Reply
-from .service import Handler, Request, Service
+from .service import Handler, Request, Response, Service
 
 __version__: str = _native.__version__
 
@@ -33,6 +33,7 @@ __all__ = [
     "Handler",
     "Reply",
     "Request",
+    "Response",
     "Service",
     "ServiceError",
     "SocketError",

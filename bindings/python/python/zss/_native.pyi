@@ -3,7 +3,7 @@
 Use the documented wrappers in :mod:`zss`; these classes are their building blocks.
 """
 
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 __version__: str
 SMI_SID: str
@@ -114,11 +114,40 @@ class Request:
     def headers(self) -> Dict[str, Any]:
         """The request headers."""
 
+class Response:
+    """A handler's answer with a chosen 2xx status and/or reply headers.
+
+    ``return zss.Response({"id": 7}, status=201, headers={"location": "/items/7"})``.
+    ``status`` None means 200, or 204 when ``payload`` is None. ``headers`` (copied into a
+    dict) are added to, or replace, the request headers that the reply echoes. A status that
+    is not a 2xx raises ValueError here (raise :class:`zss.ServiceError` for error replies);
+    headers that are not a mapping raise TypeError. Payload and header values are checked
+    when sent: one that cannot be sent answers 500 and is logged.
+    """
+
+    def __init__(
+        self,
+        payload: Any = None,
+        *,
+        status: Optional[int] = None,
+        headers: Optional[Mapping[str, Any]] = None,
+    ) -> None: ...
+    @property
+    def payload(self) -> Any:
+        """The reply payload."""
+    @property
+    def status(self) -> Optional[int]:
+        """The 2xx status, or None: 200, or 204 when the payload is None."""
+    @property
+    def headers(self) -> Dict[str, Any]:
+        """Reply headers, added to (or replacing) the request headers the reply echoes."""
+
 class Responder:
     """Answers one request exactly once, from any thread."""
 
     def reply(self, result: Any) -> None:
-        """Answers with a payload, a ``(2xx status, payload)`` tuple, or None (204)."""
+        """Answers with a payload, a :class:`Response`, a ``(2xx status, payload)`` tuple,
+        or None (204)."""
     def fail(self, error: BaseException) -> None:
         """Answers with a ServiceError's code and payload, or a generic 500."""
     @property

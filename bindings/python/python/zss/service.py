@@ -12,16 +12,17 @@ from typing import Any, Awaitable, Callable, Dict, Optional, TypeVar, Union
 
 from . import _native
 from ._errors import ServiceError
-from ._native import Request
+from ._native import Request, Response
 from .broker import _on_signals
 
-__all__ = ["Service", "Request", "Handler"]
+__all__ = ["Service", "Request", "Response", "Handler"]
 
 log = logging.getLogger("zss")
 
 #: A handler: ``(payload, request) -> result``, or a coroutine function with that signature.
-#: The result is the reply payload, a ``(status, payload)`` tuple with a 2xx status, or None
-#: (status 204). Raise :class:`ServiceError` to answer with an error.
+#: The result is the reply payload, a :class:`Response` (a chosen 2xx status and/or reply
+#: headers), a ``(status, payload)`` tuple with a 2xx status, or None (status 204). Raise
+#: :class:`ServiceError` to answer with an error.
 Handler = Callable[[Any, Request], Union[Any, Awaitable[Any]]]
 H = TypeVar("H", bound=Handler)
 
