@@ -58,7 +58,7 @@ service.addVerb('sleep', async (payload) => {
 service.addVerb('headers', async (payload, message) => {
   const seen = tagged.matrixHeaders(message.headers);
   // Changes to message.headers are sent back in the reply, over the request's headers.
-  message.headers['x-matrix-reply'] = payload;
+  message.headers = { ...(message.headers || {}), 'x-matrix-reply': payload };
   return seen;
 });
 
