@@ -49,6 +49,8 @@ done
 # Every client language against every service language, through one broker (tests/matrix).
 # Last: it uses the bindings the suites above built and installed.
 run_suite matrix bash tests/matrix/run.sh
+# The benchmark, a fraction of a second per case (debug build): proves it still runs end to end.
+run_suite bench-smoke bash scripts/bench.sh --smoke
 
 if ! check_dev_null "after the suites: one of them replaced it"; then
   results+=("dev-null: FAILED (a suite replaced /dev/null)")

@@ -40,6 +40,24 @@ enum Command {
     Stats(ManagementArgs),
     /// Measure raw ZeroMQ against zss on loopback and print the figures.
     Bench(BenchArgs),
+    /// (bench helper) A raw ZeroMQ ROUTER echo on a free loopback port; prints the endpoint.
+    #[command(hide = true, name = "bench-raw-echo")]
+    BenchRawEcho,
+    /// (bench helper) Synchronous calls for --seconds; prints rps and percentiles as JSON.
+    /// The Rust reference for the bindings' client overhead (scripts/bench.sh).
+    #[command(hide = true, name = "bench-client")]
+    BenchClient(BenchClientArgs),
+}
+
+#[derive(Args)]
+struct BenchClientArgs {
+    /// The broker's frontend.
+    #[arg(long)]
+    broker: String,
+    #[arg(long, default_value = "BENCH")]
+    sid: String,
+    #[arg(long, default_value_t = 2.0)]
+    seconds: f64,
 }
 
 #[derive(Args)]
@@ -149,6 +167,11 @@ fn main() -> ExitCode {
         Command::Call(args) => return run_call(args),
         Command::Echo(args) => run_echo(args),
         Command::Bench(args) => run_bench(args),
+        Command::BenchRawEcho => {
+            bench::raw_echo_process();
+            Ok(())
+        }
+        Command::BenchClient(args) => run_bench_client(args),
         Command::Services(args) => run_management("SERVICES", args, print_services),
         Command::Stats(args) => run_management("STATS", args, print_stats),
     };
@@ -300,6 +323,22 @@ fn run_bench(args: BenchArgs) -> Result<(), Error> {
         memory_requests: args.memory_requests,
         json: args.json,
     });
+    Ok(())
+}
+
+fn run_bench_client(args: BenchClientArgs) -> Result<(), Error> {
+    let client = Client::connect(ClientConfig::new(args.broker).sid(args.sid).timeout(Duration::from_secs(10)))?;
+    let payload = Value::from("x");
+    let mut failure = None;
+    let latency = bench::measure_sync(args.seconds, || {
+        if let Err(e) = client.call("echo", payload.clone()) {
+            failure.get_or_insert(e);
+        }
+    });
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    println!("{}", serde_json::json!({"client": "rust", "latency": latency.to_json()}));
     Ok(())
 }
 
