@@ -130,6 +130,15 @@ class TestClient < Minitest::Test
   def test_integer_beyond_64_bits_is_a_range_error
     error = assert_raises(RangeError) { @client.call(:echo, { "big" => [2**70] }) }
     assert_match(/payload\["big"\]\[0\]/, error.message)
+    assert_raises(RangeError) { @client.call(:echo, 2**64) }
+    assert_raises(RangeError) { @client.call(:echo, -2**63 - 1) }
+  end
+
+  def test_the_whole_64_bit_range_is_sent_as_float64_beyond_int32
+    # Signed and unsigned 64-bit, as the core and the Python binding take them.
+    assert_equal [18_446_744_073_709_551_615.0, -9_223_372_036_854_775_808.0, 2_147_483_648.0, 2_147_483_647],
+                 @client.call(:echo, [2**64 - 1, -2**63, 2**31, 2**31 - 1])
+    assert_kind_of Float, @client.call(:echo, 2**64 - 1)
   end
 
   def test_unsupported_objects_are_a_type_error_naming_the_place

@@ -5,8 +5,8 @@
 //! `TypeError` naming where in the payload it sits, e.g. `payload["items"][2]: cannot send a
 //! Time`. Two deliberate refusals and one choice:
 //!
-//! * Integers beyond 64 bits raise `RangeError` rather than silently becoming floats (within
-//!   range the core picks the wire form: beyond int32 the peers only read float64).
+//! * Integers outside -2^63..2^64-1 raise `RangeError` rather than silently becoming floats
+//!   (within range the core picks the wire form: beyond int32 the peers only read float64).
 //! * Strings are sent as UTF-8 text. Strings in other encodings are transcoded; an
 //!   `ASCII-8BIT` (binary) string is sent as text when its bytes are valid UTF-8 (how a socket
 //!   or file read usually comes back, and what the old gem sent too) and otherwise raises
@@ -72,7 +72,8 @@ fn convert(ruby: &Ruby, obj: RValue, depth: usize, path: &mut Vec<String>) -> Re
         return Ok(Value::Bool(false));
     }
     if let Some(i) = Integer::from_value(obj) {
-        return i.to_i64().map(Value::Int).map_err(|_| {
+        // i64, else u64: 2^63..2^64-1 are in range too (the core has `Value::UInt`, as Python sends them).
+        return i.to_i64().map(Value::Int).or_else(|_| i.to_u64().map(Value::UInt)).map_err(|_| {
             (ruby.exception_range_error(), "Integer out of the 64-bit range the wire can carry".to_owned())
         });
     }
