@@ -10,6 +10,7 @@ require_relative "zss/error"
 require_relative "zss/configuration"
 require "zss/zss_native"
 require_relative "zss/client"
+require_relative "zss/response"
 require_relative "zss/service"
 require_relative "zss/broker"
 

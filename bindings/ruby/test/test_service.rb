@@ -1,6 +1,7 @@
 # frozen_string_literal: true
 
 require_relative "helper"
+require "stringio"
 
 class TestService < Minitest::Test
   include ZSSTest
@@ -85,6 +86,65 @@ class TestService < Minitest::Test
     assert_equal 500, assert_raises(ZSS::Error) { c.unsendable(1) }.code
     # The service survives its handlers' failures.
     assert_equal "ready", c.call("__ready")
+  end
+
+  def test_a_response_sets_the_status_and_reply_headers
+    sid = unique_sid
+    start_service(sid) do |s|
+      s.add_route(:create) do |payload, _h|
+        ZSS::Response.new({ "id" => payload }, status: 201, headers: { "location" => "/items/#{payload}", n: [1, 2.5] })
+      end
+      s.add_route(:seen) do |payload, headers|
+        ZSS::Response.new(payload, headers: { "x-seen" => headers["x-seen"], "x-replaced" => "by service" })
+      end
+    end
+    c = client(sid)
+    reply = c.request(:create, 7)
+    assert_equal [201, { "id" => 7 }], [reply.status, reply.payload]
+    assert_equal "/items/7", reply.headers["location"]
+    assert_equal [1, 2.5], reply.headers["n"] # a Symbol key arrives as a String
+    assert_kind_of Float, reply.headers["response-time"]
+    assert_equal({ "id" => 7 }, c.create(7)) # `call` gives the payload of any 2xx
+
+    # No status: 200, or 204 for nil; a reply header replaces the request header it echoes.
+    reply = c.request(:seen, "p", headers: { "x-seen" => 1, "x-replaced" => "by client" })
+    assert_equal [200, "p", 1, "by service"],
+                 [reply.status, reply.payload, reply.headers["x-seen"], reply.headers["x-replaced"]]
+    assert_equal [204, nil], c.request(:seen, nil).to_a.values_at(0, 2)
+  end
+
+  def test_response_arguments
+    r = ZSS::Response.new([1], status: 202, headers: { "k" => "v" })
+    assert_equal [[1], 202, { "k" => "v" }], [r.payload, r.status, r.headers]
+    empty = ZSS::Response.new
+    assert_equal [nil, nil, {}], [empty.payload, empty.status, empty.headers]
+    mine = { "k" => 1 }
+    copied = ZSS::Response.new(nil, headers: mine)
+    mine["k"] = 2
+    assert_equal({ "k" => 1 }, copied.headers)
+    assert_match(/2xx/, assert_raises(ArgumentError) { ZSS::Response.new("x", status: 404) }.message)
+    assert_raises(ArgumentError) { ZSS::Response.new("x", status: "201") }
+    assert_raises(ArgumentError) { ZSS::Response.new("x", status: 200.0) }
+    assert_raises(TypeError) { ZSS::Response.new("x", headers: [%w[k v]]) }
+  end
+
+  def test_a_response_that_cannot_be_sent_answers_500_and_is_logged
+    sid = unique_sid
+    start_service(sid) do |s|
+      s.add_route(:badheader) { |_p, _h| ZSS::Response.new("ok", headers: { "when" => Object.new }) }
+      s.add_route(:badstatus) { |_p, _h| ZSS::Response.new("x", status: 500) }
+    end
+    c = client(sid)
+    log = StringIO.new
+    previous = ZSS.logger
+    ZSS.logger = Logger.new(log)
+    assert_equal 500, assert_raises(ZSS::Error) { c.badheader(nil) }.code
+    assert_equal 500, assert_raises(ZSS::Error) { c.badstatus(nil) }.code
+    assert_match(/headers\["when"\]: cannot send a Object/, log.string)
+    assert_match(/must be a 2xx/, log.string)
+    assert_equal "ready", c.call("__ready")
+  ensure
+    ZSS.logger = previous if previous
   end
 
   def test_handler_threads_run_requests_concurrently

@@ -12,7 +12,8 @@ module ZSS
   #   service.run   # blocks until SIGINT/SIGTERM or #stop
   #
   # A handler gets the payload and the request headers (a Hash with String keys) and returns
-  # the reply's payload: 200, or 204 when it returns nil. Raising ZSS::Error answers with its
+  # the reply's payload: 200, or 204 when it returns nil; or a ZSS::Response to choose the
+  # (2xx) status and set reply headers. Raising ZSS::Error answers with its
   # code, messages and extra payload fields; any other StandardError answers 500 with the
   # standard message (the error itself goes to ZSS.logger, never to the caller).
   #
@@ -136,7 +137,12 @@ module ZSS
         error.developer_message = "Invalid route #{verb}!"
         raise error
       end
-      responder.reply(handler.call(payload, headers))
+      result = handler.call(payload, headers)
+      if result.is_a?(Response)
+        responder.reply(result.payload, result.status, result.headers)
+      else
+        responder.reply(result, nil, nil)
+      end
     rescue Error => e
       ZSS.logger.info("#{sid} #{verb}: #{e.code} #{e.developer_message}")
       responder.fail(e.code, e.user_message, e.developer_message, e.extra_fields) unless responder.answered?

@@ -37,7 +37,7 @@ fn init(ruby: &Ruby) -> Result<(), Error> {
     worker.define_method("stats", method!(worker::Worker::stats, 0))?;
 
     let responder = native.define_class("Responder", ruby.class_object())?;
-    responder.define_method("reply", method!(worker::Responder::reply, 1))?;
+    responder.define_method("reply", method!(worker::Responder::reply, 3))?;
     responder.define_method("fail", method!(worker::Responder::fail, 4))?;
     responder.define_method("answered?", method!(worker::Responder::is_answered, 0))?;
 

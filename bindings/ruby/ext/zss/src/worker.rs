@@ -236,11 +236,20 @@ impl Responder {
             .ok_or_else(|| Error::new(ruby.exception_runtime_error(), "this request was already answered"))
     }
 
-    /// `reply(payload)`: 200, or 204 when the payload is nil. Raises (without answering) when
-    /// the payload cannot be sent, so the caller can still answer with an error.
-    pub fn reply(ruby: &Ruby, rb_self: &Responder, payload: RValue) -> Result<(), Error> {
+    /// `reply(payload, status, headers)`: `status` nil means 200, or 204 when the payload is
+    /// nil; `headers` (a Hash or nil) are added to the reply's. Raises (without answering) when
+    /// something cannot be sent, so the caller can still answer with an error.
+    pub fn reply(ruby: &Ruby, rb_self: &Responder, payload: RValue, status: Option<u16>, headers: RValue) -> Result<(), Error> {
         let payload = convert::to_value(ruby, payload, "handler result")?;
-        rb_self.take(ruby)?.send(Ok(zss::Response::ok(payload)));
+        let mut response = match status {
+            Some(s) if !zss::status::is_success(s) => {
+                return Err(Error::new(ruby.exception_arg_error(), format!("a reply status must be a 2xx, got {s}")));
+            }
+            Some(s) => zss::Response::with_status(s, payload),
+            None => zss::Response::ok(payload),
+        };
+        response.headers = convert::to_headers(ruby, headers)?;
+        rb_self.take(ruby)?.send(Ok(response));
         Ok(())
     }
 
