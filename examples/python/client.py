@@ -14,7 +14,8 @@ def main(frontend: str) -> None:
         reply = client.call("ping", {"hello": "world"})
         print("ping ->", reply.status, reply.payload)
 
-        print("create ->", client.call("create", {"name": "widget"}).payload)
+        created = client.call("create", {"name": "widget"})
+        print("create ->", created.status, created.payload, "location:", created.headers.get("location"))
         try:
             client.call("create", {})
         except zss.ServiceError as e:

@@ -29,10 +29,10 @@ async def later(payload, request):
 
 @service.verb("create")
 def create(payload, request):
-    """201 for a named item, 422 otherwise."""
+    """201 with a reply header for a named item, 422 otherwise."""
     if not isinstance(payload, dict) or not payload.get("name"):
         raise zss.ServiceError(422, payload={"validationErrors": ["name"]})
-    return 201, {"id": 1, "name": payload["name"]}
+    return zss.Response({"id": 1, "name": payload["name"]}, status=201, headers={"location": "/items/1"})
 
 
 if __name__ == "__main__":

@@ -17,6 +17,8 @@ puts "call create   → #{client.call(:create, { name: 'zss' }).inspect}"
 # #request also gives the status and headers.
 reply = client.request(:ping, "again")
 puts "request       → status #{reply.status}, response-time #{reply.headers['response-time']&.round(3)} ms"
+created = client.request(:create, { name: "zss" })
+puts "request create → status #{created.status}, location #{created.headers['location'].inspect}"
 
 # Error replies raise ZSS::Error with the status and messages.
 begin

@@ -22,13 +22,13 @@ class PongHandlers
     { "echo" => payload, "at" => Time.now.to_f }
   end
 
-  # verb CREATE: a validation error with extra fields (422).
+  # verb CREATE: 201 with a reply header, or a validation error with extra fields (422).
   def create(payload, _headers)
     unless payload.is_a?(Hash) && payload["name"]
       raise ZSS::Error.new(422, "name is required", payload: { "validationErrors" => ["name"] })
     end
 
-    { "id" => 1, "name" => payload["name"] }
+    ZSS::Response.new({ "id" => 1, "name" => payload["name"] }, status: 201, headers: { "location" => "/items/1" })
   end
 end
 
