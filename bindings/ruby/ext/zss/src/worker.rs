@@ -239,7 +239,13 @@ impl Responder {
     /// `reply(payload, status, headers)`: `status` nil means 200, or 204 when the payload is
     /// nil; `headers` (a Hash or nil) are added to the reply's. Raises (without answering) when
     /// something cannot be sent, so the caller can still answer with an error.
-    pub fn reply(ruby: &Ruby, rb_self: &Responder, payload: RValue, status: Option<u16>, headers: RValue) -> Result<(), Error> {
+    pub fn reply(
+        ruby: &Ruby,
+        rb_self: &Responder,
+        payload: RValue,
+        status: Option<u16>,
+        headers: RValue,
+    ) -> Result<(), Error> {
         let payload = convert::to_value(ruby, payload, "handler result")?;
         let mut response = match status {
             Some(s) if !zss::status::is_success(s) => {
