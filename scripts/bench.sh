@@ -25,11 +25,9 @@ else
   profile=release seconds=${ZSS_BENCH_SECONDS:-2} client_seconds=${ZSS_BENCH_CLIENT_SECONDS:-3}
   bench_args=()
 fi
-if [[ $profile == release ]]; then
-  cargo build --release --locked -q -p zss --bin zss -p zss-ffi </dev/null
-else
-  cargo build --locked -q -p zss --bin zss -p zss-ffi </dev/null
-fi
+profile_flag=(); [[ $profile == release ]] && profile_flag=(--release)
+cargo build "${profile_flag[@]}" --locked -q -p zss --bin zss </dev/null
+cargo build "${profile_flag[@]}" --locked -q -p zss-ffi </dev/null  # libzss for the C client
 zss=$root/target/$profile/zss
 
 echo "==> zss bench ($profile build, $seconds s per case)"

@@ -427,6 +427,15 @@ fn success_status(status: u16) -> FfiResult<Option<u16>> {
     }
 }
 
+/// An error reply's status: 400–599.
+fn error_code(code: u16) -> FfiResult<u16> {
+    if (400..=599).contains(&code) {
+        Ok(code)
+    } else {
+        Err(Failure::new(zss_result::InvalidArgument, format!("error code {code} is not in 400-599")))
+    }
+}
+
 /// Answers with a JSON payload and a 2xx `status` (0: 200, or 204 when the payload is `null`).
 ///
 /// On failure the response is left as it was. Errors: `ZSS_RESULT_NULL_PARAMETER`,
@@ -480,10 +489,7 @@ pub unsafe extern "C" fn zss_response_set_error(
 ) -> zss_result {
     guard("zss_response_set_error", || {
         let response = borrow_mut(response, "response")?;
-        if !(400..=599).contains(&code) {
-            return Err(Failure::new(zss_result::InvalidArgument, format!("error code {code} is not in 400-599")));
-        }
-        let mut error = ServiceError::new(code);
+        let mut error = ServiceError::new(error_code(code)?);
         if let Some(m) = opt_str_arg(user_message, "user_message")? {
             error.user_message = m.to_owned();
         }
@@ -514,9 +520,7 @@ pub unsafe extern "C" fn zss_response_set_error_json(
 ) -> zss_result {
     guard("zss_response_set_error_json", || {
         let response = borrow_mut(response, "response")?;
-        if !(400..=599).contains(&code) {
-            return Err(Failure::new(zss_result::InvalidArgument, format!("error code {code} is not in 400-599")));
-        }
+        let code = error_code(code)?;
         let fields = if error_json.is_null() { Value::Map(Vec::new()) } else { json_arg(error_json, "error_json")? };
         if !matches!(fields, Value::Map(_)) {
             return Err(Failure::new(zss_result::InvalidArgument, "error_json is not a JSON object"));
