@@ -88,7 +88,7 @@ def throughput_chart(x, y, w, h, bench):
                f'<text x="{left + plot_w - 4}" y="{ry - 4:.1f}" text-anchor="end" fill="#e45756">raw ZeroMQ echo, one hop ({raw:,.0f})</text>')
     forty = bottom - plot_h * 0.4 * raw / top
     out.append(f'<line x1="{left}" y1="{forty:.1f}" x2="{left + plot_w}" y2="{forty:.1f}" stroke="#999" stroke-dasharray="2 3"/>'
-               f'<text x="{left + 4}" y="{forty - 4:.1f}" fill="#777" font-size="9">target: 40% of raw</text>')
+               f'<text x="{left + plot_w - 4}" y="{forty + 12:.1f}" text-anchor="end" fill="#777" font-size="9">target: 40% of raw</text>')
     out.append('<polyline fill="none" stroke="#4c78a8" stroke-width="2" points="'
                + " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(xs, ys)) + '"/>')
     for (c, wk, rps), a, b in zip(points, xs, ys):
@@ -107,7 +107,7 @@ def svg(bench, client_rows, path):
         ("zss client → broker → worker", lat(bench["zss_sync"])),
         ("… inline worker handlers", lat(bench["zss_sync_inline_handlers"])),
     ]
-    groups += [(f"{name} client (binding)", [l["p50_us"], l["p99_us"], l["p999_us"]]) for name, l, _ in client_rows]
+    groups += [(f"client overhead: {name}", [l["p50_us"], l["p99_us"], l["p999_us"]]) for name, l, _ in client_rows]
     width = 860
     parts, used = bars(20, 10, width - 40, 0, groups, ["p50", "p99", "p99.9"],
                        "Synchronous round trip latency (µs, lower is better)", "µs")
