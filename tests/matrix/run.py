@@ -10,6 +10,7 @@ import argparse
 import json
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -240,6 +241,12 @@ def check_inspected(payload: Any, service: str, want: Any) -> List[str]:
 
 # --- processes ----------------------------------------------------------------------------
 
+def require_program(name: str, command: List[str]) -> None:
+    """A clear error instead of a traceback when a program was not built or installed."""
+    if shutil.which(command[0]) is None:
+        raise SystemExit(f"matrix: {name}: {command[0]} not found (tests/matrix/run.sh builds and prepares it)")
+
+
 class Matrix:
     def __init__(self, args: argparse.Namespace, workdir: Path) -> None:
         self.args = args
@@ -250,6 +257,7 @@ class Matrix:
 
     def spawn(self, name: str, command: List[str], extra_env: Dict[str, str]) -> subprocess.Popen:
         log = self.workdir / f"{name}.log"
+        require_program(name, command)
         env = dict(os.environ, **extra_env)
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log.open("wb"),
                                    stderr=subprocess.STDOUT, env=env, cwd=ROOT)
@@ -285,6 +293,7 @@ class Matrix:
 
     def run_client(self, lang: str, services: List[str], tagged: Path, tsv: Path) -> Tuple[Dict[Tuple[str, str], Dict[str, Any]], str, float]:
         _, command, env = programs(lang)
+        require_program(f"{lang} client", command)
         scenario_file = tsv if lang in PLAIN_JSON else tagged
         command = command + [self.frontend, str(scenario_file)] + [sid_of(s) for s in services]
         started = time.monotonic()

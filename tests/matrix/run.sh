@@ -18,7 +18,7 @@ for ((i = 0; i < ${#args[@]}; i++)); do
 done
 
 echo "matrix: cargo build (zss, the Rust matrix programs)"
-cargo build --locked -q -p zss --bin zss -p zss-matrix </dev/null
+cargo build --locked -q -p zss -p zss-matrix --bins </dev/null
 for lang in $(tr ',' '\n' <<<"$clients,$services" | sort -u); do
   [[ -z "$lang" || "$lang" == rust ]] && continue
   prepare="tests/matrix/$lang/prepare.sh"
