@@ -9,7 +9,8 @@ PYTHON="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then
     # Debian's python3 ships venv/ensurepip separately.
     if ! "$PYTHON" -c 'import venv, ensurepip' 2>/dev/null && command -v apt-get >/dev/null; then
-        apt-get install -y -qq python3-venv >/dev/null
+        . scripts/lib.sh
+        apt_install_missing setup-python python3-venv
     fi
     "$PYTHON" -m venv .venv
 fi

@@ -5,14 +5,5 @@
 # missing. Needs root (or sudo) on a fresh machine.
 set -euo pipefail
 
-PACKAGES=(ruby ruby-dev ruby-minitest rake libclang-dev)
-missing=()
-for p in "${PACKAGES[@]}"; do
-  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "setup-ruby: installing ${missing[*]}"
-  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+. "$(dirname "$0")/lib.sh"
+apt_install_missing setup-ruby ruby ruby-dev ruby-minitest rake libclang-dev

@@ -7,17 +7,8 @@ cd "$(dirname "$0")/.."
 # System packages: libzmq (with CURVE) to link against and pkg-config to find it; cmake to build
 # the bundled libzmq (`--features zss/vendored`); valgrind for the C tests. Rust, gcc, Python 3
 # and Node are expected on the machine.
-APT_PACKAGES=(libzmq3-dev pkg-config cmake valgrind)
-missing=()
-for p in "${APT_PACKAGES[@]}"; do
-  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "setup: installing ${missing[*]}"
-  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+. scripts/lib.sh
+apt_install_missing setup libzmq3-dev pkg-config cmake valgrind
 
 for tool in cargo node npm python3; do
   command -v "$tool" >/dev/null || { echo "setup: $tool is required but not installed" >&2; exit 1; }
