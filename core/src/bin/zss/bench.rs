@@ -135,10 +135,7 @@ impl RawEcho {
     }
 
     fn dealer(&self) -> zmq::Socket {
-        let s = zss::socket::context().socket(zmq::DEALER).unwrap();
-        s.set_linger(0).unwrap();
-        s.connect(&self.endpoint).unwrap();
-        s
+        raw_dealer(&self.endpoint, None)
     }
 }
 
@@ -153,6 +150,17 @@ impl Drop for RawEcho {
             let _ = child.wait();
         }
     }
+}
+
+/// A plain DEALER (no zss client) connected to `endpoint`, for the raw cases.
+fn raw_dealer(endpoint: &str, identity: Option<&[u8]>) -> zmq::Socket {
+    let socket = zss::socket::context().socket(zmq::DEALER).unwrap();
+    socket.set_linger(0).unwrap();
+    if let Some(id) = identity {
+        socket.set_identity(id).unwrap();
+    }
+    socket.connect(endpoint).unwrap();
+    socket
 }
 
 /// The same 7 frames a zss request carries, so the raw figure moves the same bytes.
@@ -293,10 +301,7 @@ fn raw_via_broker(seconds: f64) -> Latency {
     let worker = {
         let (backend, stop) = (broker.backend.clone(), stop.clone());
         std::thread::spawn(move || {
-            let socket = zss::socket::context().socket(zmq::DEALER).unwrap();
-            socket.set_linger(0).unwrap();
-            socket.set_identity(b"BENCH#raw").unwrap();
-            socket.connect(&backend).unwrap();
+            let socket = raw_dealer(&backend, Some(b"BENCH#raw"));
             let smi = |verb: &str| {
                 let msg = zss::Message::request(
                     zss::protocol::new_rid(),
@@ -331,9 +336,7 @@ fn raw_via_broker(seconds: f64) -> Latency {
         })
     };
     broker.wait_workers(1);
-    let client = zss::socket::context().socket(zmq::DEALER).unwrap();
-    client.set_linger(0).unwrap();
-    client.connect(&broker.frontend).unwrap();
+    let client = raw_dealer(&broker.frontend, None);
     let frames = request_like_frames(&[0xa1, b'x']);
     let latency = measure_sync(seconds, || {
         client.send_multipart(frames.iter(), 0).unwrap();
