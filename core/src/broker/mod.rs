@@ -256,10 +256,11 @@ struct Service {
 }
 
 /// A forwarded request awaiting its reply. The key of the table is `client ‖ rid` with the
-/// client's length in front, so the client and rid can be recovered to answer it.
+/// client's length in front, so the client and rid can be recovered to answer it. The key and
+/// `address` buffers come from, and return to, [`Engine::spare`].
 struct InFlight {
     worker: WorkerId,
-    address: Box<[u8]>,
+    address: Vec<u8>,
     since: Instant,
     stats: usize,
 }
@@ -270,12 +271,6 @@ enum Pick {
     NoWorker,
     /// Every worker of the service is at `max_in_flight_per_worker`.
     Overloaded,
-}
-
-fn inflight_key(client: &[u8], rid: &[u8]) -> Vec<u8> {
-    let mut key = Vec::with_capacity(2 + client.len() + rid.len());
-    write_key(&mut key, client, rid);
-    key
 }
 
 fn write_key(key: &mut Vec<u8>, client: &[u8], rid: &[u8]) {
@@ -311,6 +306,10 @@ fn stamp(frame: &mut zmq::Message, keys: &[&str]) {
 
 const MAX_FRAMES: usize = 16;
 const BATCH: usize = 1024;
+/// Spare buffers kept for in-flight keys and addresses (two per request in flight), and the
+/// largest one worth keeping. Beyond these, buffers are freed as usual.
+const SPARE_BUFFERS: usize = 8192;
+const SPARE_CAPACITY: usize = 512;
 
 struct Engine {
     frontend: zmq::Socket,
@@ -325,6 +324,9 @@ struct Engine {
     sid_buf: String,
     /// Reused for in-flight lookups on the reply path without allocating.
     key_buf: Vec<u8>,
+    /// Buffers of answered requests' keys and addresses, reused for the next ones: in the
+    /// steady state forwarding a request allocates nothing (see tests/broker_alloc.rs).
+    spare: Vec<Vec<u8>>,
     frames: Vec<zmq::Message>,
     not_found_payload: Vec<u8>,
     started: Instant,
@@ -358,6 +360,7 @@ impl Engine {
             inflight: HashMap::default(),
             sid_buf: String::with_capacity(64),
             key_buf: Vec::with_capacity(128),
+            spare: Vec::new(),
             frames: Vec::with_capacity(MAX_FRAMES),
             not_found_payload: msgpack::encode(&not_found).expect("static payload encodes"),
         }
@@ -567,8 +570,11 @@ impl Engine {
         if self.config.timing_headers {
             stamp(&mut self.frames[5], &["micro.bfer", "micro.bbes"]);
         }
-        let key = inflight_key(&self.frames[0], &self.frames[3]);
-        let address: Box<[u8]> = self.frames[4][..].into();
+        let mut key = self.spare.pop().unwrap_or_default();
+        write_key(&mut key, &self.frames[0], &self.frames[3]);
+        let mut address = self.spare.pop().unwrap_or_default();
+        address.clear();
+        address.extend_from_slice(&self.frames[4]);
         let stats = self.workers.get(worker).map_or(0, |w| w.stats);
         self.backend.send(&worker[..], zmq::SNDMORE | zmq::DONTWAIT)?;
         let last = self.frames.len() - 1;
@@ -583,6 +589,7 @@ impl Engine {
         if let Some(previous) = self.inflight.insert(key, InFlight { worker: worker.clone(), address, since: Instant::now(), stats }) {
             // A client reused a rid while the first call is still open; keep counts honest.
             self.release(&previous.worker);
+            self.recycle(previous.address);
         }
         bump(&self.stats.forwarded);
         self.stats.in_flight.store(self.inflight.len() as u64, Ordering::Relaxed);
@@ -653,7 +660,9 @@ impl Engine {
 
     fn on_reply(&mut self) {
         write_key(&mut self.key_buf, &self.frames[1], &self.frames[4]);
-        if let Some(entry) = self.inflight.remove(&self.key_buf[..]) {
+        if let Some((key, entry)) = self.inflight.remove_entry(&self.key_buf[..]) {
+            self.recycle(key);
+            self.recycle(entry.address);
             self.release(&entry.worker);
             self.stats.in_flight.store(self.inflight.len() as u64, Ordering::Relaxed);
             let micros = entry.since.elapsed().as_micros() as u64;
@@ -676,6 +685,13 @@ impl Engine {
         let mut f = std::mem::take(&mut self.frames);
         self.send_to_client(f.drain(1..));
         self.frames = f;
+    }
+
+    /// Keeps `buf` for a later request's key or address, within the limits above.
+    fn recycle(&mut self, buf: Vec<u8>) {
+        if self.spare.len() < SPARE_BUFFERS && buf.capacity() <= SPARE_CAPACITY {
+            self.spare.push(buf);
+        }
     }
 
     fn release(&mut self, worker: &[u8]) {
