@@ -155,9 +155,15 @@ pub struct Oneshot<T> {
     ready: std::sync::Condvar,
 }
 
+impl<T> Default for Oneshot<T> {
+    fn default() -> Self {
+        Oneshot { value: Mutex::new(None), ready: std::sync::Condvar::new() }
+    }
+}
+
 impl<T> Oneshot<T> {
     pub fn new() -> Oneshot<T> {
-        Oneshot { value: Mutex::new(None), ready: std::sync::Condvar::new() }
+        Oneshot::default()
     }
 
     pub fn set(&self, v: T) {

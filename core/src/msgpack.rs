@@ -475,10 +475,7 @@ fn find_str_field<'a>(bytes: &'a [u8], key: &str, same: fn(&[u8], &[u8]) -> bool
                 return d.raw_str().and_then(|v| std::str::from_utf8(v).ok());
             }
             _ => {
-                if k.is_none() {
-                    // Non-string key: skip it as a value.
-                    return None;
-                }
+                k?; // a non-string key: give up rather than guess where it ends
                 d.skip(0).ok()?;
             }
         }

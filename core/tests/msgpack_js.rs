@@ -74,7 +74,7 @@ fn shared_vectors() -> Vec<J> {
         json!(9007199254740991u64), json!(1553000000000u64),
         json!(-1), json!(-32), json!(-33), json!(-128), json!(-129), json!(-32768), json!(-32769),
         json!(-2147483648i64), json!(-2147483649i64), json!(-9007199254740991i64),
-        json!(1.5), json!(-0.25), json!(3.141592653589793), json!(1e300), json!(-1e-300),
+        json!(1.5), json!(-0.25), json!(std::f64::consts::PI), json!(1e300), json!(-1e-300),
         json!(""), json!("a"), json!("ünïcødé ✓ 🚀"), json!("x".repeat(31)), json!("x".repeat(32)),
         json!("y".repeat(255)), json!("z".repeat(256)), json!("w".repeat(65535)), json!("v".repeat(65536)),
         json!([]), json!([1, "two", 3.5, null, true, [[]], {}]),

@@ -1,13 +1,18 @@
 //! `zss bench`: the physical limit and zss side by side, in one run, on loopback TCP.
 //!
 //! 1. raw ZeroMQ DEALER↔ROUTER echo, one hop, no ZSS: synchronous round trip and pipelined;
-//! 2. a synchronous call through the zss broker to a worker (two hops);
+//! 2. a synchronous call through the zss broker to a worker (two hops), next to the broker's
+//!    floor (hand-written client and worker through it) and each zss library alone on it;
 //! 3. pipelined throughput, N clients × M workers, many calls in flight;
 //! 4. payload sizes;
-//! 5. the broker's resident memory before and after a number of requests.
+//! 5. latency at half the peak rate, and the floor's at the same rate;
+//! 6. the broker's resident memory before and after a number of requests.
 //!
 //! The zss broker always runs in its own process (`zss broker`), as deployed; clients and
-//! workers run in the bench process.
+//! workers run in the bench process. The synchronous cases are interleaved (a few turns each)
+//! so that drift of the machine during the run cannot favour one of them, and each counts the
+//! context switches per call of every process involved: on a small VM, wake-ups are most of
+//! what a round trip costs.
 //!
 //! Figures are printed as a table (and optionally JSON); the ratios the project is judged by
 //! are computed from the same run.
@@ -26,17 +31,35 @@ pub struct BenchOptions {
     pub json: Option<String>,
 }
 
-#[derive(Default)]
 pub struct Latency {
     pub rps: f64,
     pub p50: f64,
     pub p99: f64,
     pub p999: f64,
+    /// Context switches per call, every thread of every process of the case counted (NaN
+    /// where not measured). On a small VM each is a wake-up costing tens of µs.
+    pub switches: f64,
 }
 
 impl Latency {
     pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({"rps": self.rps, "p50_us": self.p50, "p99_us": self.p99, "p999_us": self.p999})
+        let mut doc = serde_json::json!({"rps": self.rps, "p50_us": self.p50, "p99_us": self.p99, "p999_us": self.p999});
+        if self.switches.is_finite() {
+            doc["switches_per_call"] = serde_json::json!(self.switches);
+        }
+        doc
+    }
+
+    /// Figures from round-trip times in µs taken over `seconds` of sending.
+    fn from_samples(mut samples_us: Vec<f64>, seconds: f64) -> Latency {
+        samples_us.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        Latency {
+            rps: samples_us.len() as f64 / seconds,
+            p50: percentile(&samples_us, 0.5),
+            p99: percentile(&samples_us, 0.99),
+            p999: percentile(&samples_us, 0.999),
+            switches: f64::NAN,
+        }
     }
 }
 
@@ -48,12 +71,9 @@ fn percentile(sorted_us: &[f64], p: f64) -> f64 {
     sorted_us[idx]
 }
 
-/// Runs `round_trip` back to back for `seconds`, timing each.
-pub fn measure_sync(seconds: f64, mut round_trip: impl FnMut()) -> Latency {
-    for _ in 0..200 {
-        round_trip(); // warm-up: connections, allocator, caches
-    }
-    let mut samples = Vec::with_capacity(200_000);
+/// Runs `round_trip` back to back for `seconds`, timing each. Appends the times in µs to
+/// `samples`; returns the seconds spent.
+fn time_round_trips(seconds: f64, round_trip: &mut dyn FnMut(), samples: &mut Vec<f64>) -> f64 {
     let start = Instant::now();
     let budget = Duration::from_secs_f64(seconds);
     while start.elapsed() < budget {
@@ -61,10 +81,74 @@ pub fn measure_sync(seconds: f64, mut round_trip: impl FnMut()) -> Latency {
         round_trip();
         samples.push(t.elapsed().as_secs_f64() * 1e6);
     }
-    let total = start.elapsed().as_secs_f64();
-    let n = samples.len() as f64;
-    samples.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    Latency { rps: n / total, p50: percentile(&samples, 0.5), p99: percentile(&samples, 0.99), p999: percentile(&samples, 0.999) }
+    start.elapsed().as_secs_f64()
+}
+
+/// Connections, allocator and caches settle before anything is timed.
+fn warm_up(round_trip: &mut dyn FnMut()) {
+    for _ in 0..200 {
+        round_trip();
+    }
+}
+
+/// Runs `round_trip` back to back for `seconds`, timing each.
+pub fn measure_sync(seconds: f64, mut round_trip: impl FnMut()) -> Latency {
+    warm_up(&mut round_trip);
+    let mut samples = Vec::with_capacity(200_000);
+    let spent = time_round_trips(seconds, &mut round_trip, &mut samples);
+    Latency::from_samples(samples, spent)
+}
+
+/// A synchronous case ready to run: what keeps it alive (echo, broker, workers, client) and
+/// one round trip.
+struct SyncCase {
+    _setup: Vec<Box<dyn std::any::Any>>,
+    /// The case's processes besides this one (broker, echo), for counting context switches.
+    processes: Vec<u32>,
+    round_trip: Box<dyn FnMut()>,
+}
+
+/// Context switches so far of every thread of `pid` (voluntary and not).
+fn context_switches(pid: u32) -> u64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return 0 };
+    tasks
+        .flatten()
+        .filter_map(|task| std::fs::read_to_string(task.path().join("status")).ok())
+        .flat_map(|status| {
+            status
+                .lines()
+                .filter(|l| l.starts_with("voluntary_ctxt_switches:") || l.starts_with("nonvoluntary_ctxt_switches:"))
+                .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+                .collect::<Vec<_>>()
+        })
+        .sum()
+}
+
+/// Measures `cases` side by side: `rounds` turns, each case `seconds / rounds` per turn, so a
+/// machine that drifts during the run (other tenants, frequency) shifts every case alike and
+/// the ratios between them stay honest.
+fn measure_interleaved(cases: &mut [SyncCase], seconds: f64, rounds: usize) -> Vec<Latency> {
+    for case in cases.iter_mut() {
+        warm_up(&mut case.round_trip);
+    }
+    let mut samples: Vec<Vec<f64>> = cases.iter().map(|_| Vec::with_capacity(100_000)).collect();
+    let mut spent = vec![0.0; cases.len()];
+    let mut switches = vec![0u64; cases.len()];
+    let own_pid = std::process::id();
+    for _ in 0..rounds {
+        for (i, case) in cases.iter_mut().enumerate() {
+            let count = || case.processes.iter().chain([&own_pid]).map(|&p| context_switches(p)).sum::<u64>();
+            let before = count();
+            spent[i] += time_round_trips(seconds / rounds as f64, &mut case.round_trip, &mut samples[i]);
+            switches[i] += count() - before;
+        }
+    }
+    let mut results = Vec::new();
+    for ((s, t), sw) in samples.into_iter().zip(spent).zip(switches) {
+        let calls = s.len() as f64;
+        results.push(Latency { switches: sw as f64 / calls, ..Latency::from_samples(s, t) });
+    }
+    results
 }
 
 // ------------------------------------------------------------------------- raw ZeroMQ
@@ -176,17 +260,18 @@ fn request_like_frames(payload: &[u8]) -> Vec<Vec<u8>> {
     frames
 }
 
-fn raw_sync(seconds: f64, payload: &[u8]) -> Latency {
-    raw_sync_with(RawEcho::start(), seconds, payload)
-}
-
-fn raw_sync_with(echo: RawEcho, seconds: f64, payload: &[u8]) -> Latency {
+/// Raw one-hop echo round trips carrying `payload`.
+fn raw_echo_case(echo: RawEcho, payload: &[u8]) -> SyncCase {
     let dealer = echo.dealer();
     let frames = request_like_frames(payload);
-    measure_sync(seconds, || {
-        dealer.send_multipart(frames.iter(), 0).unwrap();
-        dealer.recv_multipart(0).unwrap();
-    })
+    SyncCase {
+        processes: echo.child.iter().map(|c| c.id()).collect(),
+        _setup: vec![Box::new(echo)],
+        round_trip: Box::new(move || {
+            dealer.send_multipart(frames.iter(), 0).unwrap();
+            dealer.recv_multipart(0).unwrap();
+        }),
+    }
 }
 
 fn raw_pipelined(seconds: f64, in_flight: usize, payload: &[u8]) -> f64 {
@@ -255,11 +340,11 @@ impl Drop for BrokerProcess {
 }
 
 fn echo_worker(backend: &str) -> RunningWorker {
-    echo_worker_with(backend, false)
+    echo_worker_named(backend, "bench", false)
 }
 
-fn echo_worker_with(backend: &str, inline: bool) -> RunningWorker {
-    let mut config = WorkerConfig::new("bench").broker(backend).concurrency(4);
+fn echo_worker_named(backend: &str, sid: &str, inline: bool) -> RunningWorker {
+    let mut config = WorkerConfig::new(sid).broker(backend).concurrency(4);
     config.inline_handlers = inline;
     let mut w = Worker::new(config);
     w.verb("echo", |req| Ok(Response::ok(req.payload.clone())));
@@ -276,31 +361,26 @@ fn payload_of(size: usize) -> Value {
     Value::from("x".repeat(size.saturating_sub(header)))
 }
 
-fn zss_sync(seconds: f64, size: usize) -> Latency {
-    zss_sync_with(seconds, size, false)
-}
-
-fn zss_sync_with(seconds: f64, size: usize, inline: bool) -> Latency {
+/// zss client → broker → zss worker, payloads of `size` bytes.
+fn zss_case(size: usize, inline: bool) -> SyncCase {
     let broker = BrokerProcess::start();
-    let _w = echo_worker_with(&broker.backend, inline);
+    let worker = echo_worker_named(&broker.backend, "BENCH", inline);
     broker.wait_workers(1);
-    let c = client(&broker);
-    let payload = payload_of(size);
-    measure_sync(seconds, || {
-        c.call("echo", payload.clone()).unwrap();
-    })
+    zss_client_case(broker, Box::new(worker), size)
 }
 
-/// The broker's own floor: a hand-written DEALER client and DEALER worker (no zss client or
-/// worker library, no threads besides ZeroMQ's) through the zss broker process. The gap between
-/// this and `zss_sync` is what the client and worker libraries cost; the gap between this and
-/// `raw_sync` is the broker and its second hop.
-fn raw_via_broker(seconds: f64) -> Latency {
-    let broker = BrokerProcess::start();
-    let stop = Arc::new(AtomicBool::new(false));
-    let worker = {
-        let (backend, stop) = (broker.backend.clone(), stop.clone());
-        std::thread::spawn(move || {
+/// A hand-written DEALER worker (no zss worker library, no threads besides ZeroMQ's) for
+/// service `BENCH`: registers, heartbeats and echoes every request until dropped.
+struct RawWorker {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl RawWorker {
+    fn start(backend: &str) -> RawWorker {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (backend, flag) = (backend.to_owned(), stop.clone());
+        let thread = std::thread::spawn(move || {
             let socket = raw_dealer(&backend, Some(b"BENCH#raw"));
             let smi = |verb: &str| {
                 let msg = zss::Message::request(
@@ -313,7 +393,7 @@ fn raw_via_broker(seconds: f64) -> Latency {
             };
             smi("UP");
             let mut last_beat = Instant::now();
-            while !stop.load(Ordering::Relaxed) {
+            while !flag.load(Ordering::Relaxed) {
                 if last_beat.elapsed() > Duration::from_millis(500) {
                     smi("HEARTBEAT");
                     last_beat = Instant::now();
@@ -333,18 +413,72 @@ fn raw_via_broker(seconds: f64) -> Latency {
                 }
             }
             smi("DOWN");
-        })
-    };
+        });
+        RawWorker { stop, thread: Some(thread) }
+    }
+}
+
+impl Drop for RawWorker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Synchronous calls to `BENCH` through `broker` from a hand-written DEALER client.
+fn raw_client_case(broker: BrokerProcess, worker: Box<dyn std::any::Any>) -> SyncCase {
+    // A text identity, as every zss client has (the zss worker refuses binary ones).
+    let client = raw_dealer(&broker.frontend, Some(format!("raw#{}", zss::protocol::new_rid()).as_bytes()));
+    let frames = request_like_frames(&[0xa1, b'x']); // its sid, "bench", is BENCH to the broker
+    SyncCase {
+        processes: vec![broker.pid()],
+        _setup: vec![worker, Box::new(broker)], // the worker goes first: its DOWN needs the broker
+        round_trip: Box::new(move || {
+            client.send_multipart(frames.iter(), 0).unwrap();
+            client.recv_multipart(0).unwrap();
+        }),
+    }
+}
+
+/// Synchronous calls to `BENCH` through `broker` from the zss client.
+fn zss_client_case(broker: BrokerProcess, worker: Box<dyn std::any::Any>, size: usize) -> SyncCase {
+    let c = Client::connect(ClientConfig::new(&broker.frontend).sid("BENCH").timeout(Duration::from_secs(30))).unwrap();
+    let payload = payload_of(size);
+    SyncCase {
+        processes: vec![broker.pid()],
+        _setup: vec![worker, Box::new(broker)],
+        round_trip: Box::new(move || {
+            c.call("echo", payload.clone()).unwrap();
+        }),
+    }
+}
+
+/// The broker's own floor: a hand-written client and worker through the zss broker process.
+/// The gap between this and zss is what the client and worker libraries cost; the gap between
+/// this and the raw echo is the broker and its second hop.
+fn floor_case() -> SyncCase {
+    let broker = BrokerProcess::start();
+    let worker = RawWorker::start(&broker.backend);
     broker.wait_workers(1);
-    let client = raw_dealer(&broker.frontend, None);
-    let frames = request_like_frames(&[0xa1, b'x']);
-    let latency = measure_sync(seconds, || {
-        client.send_multipart(frames.iter(), 0).unwrap();
-        client.recv_multipart(0).unwrap();
-    });
-    stop.store(true, Ordering::Relaxed);
-    let _ = worker.join();
-    latency
+    raw_client_case(broker, Box::new(worker))
+}
+
+/// The zss client alone on the floor: zss client, hand-written worker.
+fn zss_client_raw_worker_case() -> SyncCase {
+    let broker = BrokerProcess::start();
+    let worker = RawWorker::start(&broker.backend);
+    broker.wait_workers(1);
+    zss_client_case(broker, Box::new(worker), 2)
+}
+
+/// The zss worker alone on the floor: hand-written client, zss worker.
+fn raw_client_zss_worker_case(inline: bool) -> SyncCase {
+    let broker = BrokerProcess::start();
+    let worker = echo_worker_named(&broker.backend, "BENCH", inline);
+    broker.wait_workers(1);
+    raw_client_case(broker, Box::new(worker))
 }
 
 /// N clients × M workers; each client keeps `in_flight` calls outstanding by re-issuing from
@@ -391,27 +525,99 @@ fn zss_pipelined(seconds: f64, clients: usize, workers: usize, in_flight: usize,
     rate
 }
 
+/// The broker's floor at a fixed offered rate: a hand-written client paces requests through
+/// the broker to a hand-written worker. One thread sends and receives, waiting on the socket's
+/// ZMQ_FD with a nanosecond `ppoll`, so the pacing is as fine as [`zss_at_rate`]'s. What this
+/// shows is what the machine itself does to latency at that rate, with no zss library.
+fn floor_at_rate(rate: f64, seconds: f64) -> Latency {
+    let broker = BrokerProcess::start();
+    let _worker = RawWorker::start(&broker.backend);
+    broker.wait_workers(1);
+    let client = raw_dealer(&broker.frontend, Some(b"raw#paced"));
+    // Distinct rids for the requests in flight, as a real client's.
+    let requests: Vec<Vec<Vec<u8>>> = (0..1024)
+        .map(|i| {
+            let mut frames = request_like_frames(&[0xa1, b'x']);
+            frames[2] = format!("rid-{i:04}").into_bytes();
+            frames
+        })
+        .collect();
+    let processes = [broker.pid(), std::process::id()];
+    let switches_before: u64 = processes.iter().map(|&p| context_switches(p)).sum();
+    // SAFETY: prctl(PR_SET_TIMERSLACK) only changes this thread's timer slack.
+    unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong, 0, 0, 0) };
+    let fd = client.get_fd().unwrap();
+    let interval = Duration::from_secs_f64(1.0 / rate);
+    let start = Instant::now();
+    let end = start + Duration::from_secs_f64(seconds);
+    let drained = end + Duration::from_millis(300);
+    let (mut next, mut sent) = (start, 0usize);
+    let mut in_flight = std::collections::VecDeque::new(); // one worker: replies come in order
+    let mut samples = Vec::with_capacity((rate * seconds) as usize + 16);
+    loop {
+        while client.recv_multipart(zmq::DONTWAIT).is_ok() {
+            if let Some(t) = in_flight.pop_front() {
+                samples.push(Instant::elapsed(&t).as_secs_f64() * 1e6);
+            }
+        }
+        let now = Instant::now();
+        if now >= drained || (now >= end && in_flight.is_empty()) {
+            break;
+        }
+        if now < end && now >= next {
+            client.send_multipart(requests[sent % requests.len()].iter(), 0).unwrap();
+            in_flight.push_back(now);
+            sent += 1;
+            next += interval;
+            if now > next {
+                next = now + interval; // more than an interval late: skip ahead, never burst
+            }
+            continue;
+        }
+        // ZMQ_FD only signals a change: check the socket's events before sleeping on it.
+        if client.get_events().unwrap().contains(zmq::POLLIN) {
+            continue;
+        }
+        let wait = if now < end { next - now } else { drained - now };
+        let timeout = libc::timespec { tv_sec: wait.as_secs() as libc::time_t, tv_nsec: wait.subsec_nanos() as libc::c_long };
+        let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+        // SAFETY: one valid pollfd and a valid timeout; no signal mask change.
+        unsafe { libc::ppoll(&mut pfd, 1, &timeout, std::ptr::null()) };
+    }
+    let elapsed = (end - start).as_secs_f64();
+    let switches = processes.iter().map(|&p| context_switches(p)).sum::<u64>() - switches_before;
+    Latency { rps: sent as f64 / elapsed, switches: switches as f64 / sent as f64, ..Latency::from_samples(samples, elapsed) }
+}
+
 /// Latency at a fixed offered rate (open loop, one client): p50 and p99 at half the peak.
+///
+/// Sends are paced one at a time against a fixed schedule, with the thread's timer slack at
+/// 1 ns so each sleep ends when asked. A pacer that falls more than one interval behind skips
+/// ahead instead of catching up: catching up would send bursts, and a burst measures the
+/// pacer's queueing, not the broker's. `rps` is the rate actually sent.
 fn zss_at_rate(rate: f64, seconds: f64) -> Latency {
     let broker = BrokerProcess::start();
     let _w = echo_worker(&broker.backend);
     broker.wait_workers(1);
     let c = client(&broker);
-    let samples = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let samples = Arc::new(std::sync::Mutex::new(Vec::with_capacity((rate * seconds) as usize + 16)));
+    // SAFETY: prctl(PR_SET_TIMERSLACK) only changes this thread's timer slack.
+    unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong, 0, 0, 0) };
     let interval = Duration::from_secs_f64(1.0 / rate);
+    let processes = [broker.pid(), std::process::id()];
+    let switches_before: u64 = processes.iter().map(|&p| context_switches(p)).sum();
     let start = Instant::now();
     let mut next = start;
     let mut sent = 0u64;
     while start.elapsed().as_secs_f64() < seconds {
-        let now = Instant::now();
-        if now < next {
-            // Sleep, never spin: a spinning sender would take one of the machine's cores from
-            // the broker and workers it is measuring. Sends that fall due together go together.
-            std::thread::sleep(next - now);
-            continue;
+        if let Some(wait) = next.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
         }
-        next += interval;
         let t = Instant::now();
+        next += interval;
+        if t > next {
+            next = t + interval; // more than an interval late: skip ahead, never burst
+        }
         let s = samples.clone();
         let _ = c.send(
             Call::new("echo", Value::from("x")),
@@ -419,10 +625,11 @@ fn zss_at_rate(rate: f64, seconds: f64) -> Latency {
         );
         sent += 1;
     }
+    let elapsed = start.elapsed().as_secs_f64();
     std::thread::sleep(Duration::from_millis(300));
-    let mut v = std::mem::take(&mut *samples.lock().unwrap());
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    Latency { rps: sent as f64 / seconds, p50: percentile(&v, 0.5), p99: percentile(&v, 0.99), p999: percentile(&v, 0.999) }
+    let switches = processes.iter().map(|&p| context_switches(p)).sum::<u64>() - switches_before;
+    let v = std::mem::take(&mut *samples.lock().unwrap());
+    Latency { rps: sent as f64 / elapsed, switches: switches as f64 / sent as f64, ..Latency::from_samples(v, elapsed) }
 }
 
 // ------------------------------------------------------------------------- memory
@@ -466,30 +673,50 @@ fn broker_memory(requests: u64) -> (u64, u64, f64) {
 
 // ------------------------------------------------------------------------- report
 
+/// Turns each synchronous case gets in [`measure_interleaved`].
+const ROUNDS: usize = 4;
+
 pub fn run(opts: BenchOptions) {
     let s = opts.seconds;
     println!("zss {} bench — loopback TCP, {} s per case, {} CPUs", zss::VERSION, s, std::thread::available_parallelism().map_or(0, |n| n.get()));
     println!();
-    let raw = raw_sync(s, &[0xa1, b'x']);
-    let raw_process = raw_sync_with(RawEcho::start_process(), s, &[0xa1, b'x']);
-    let floor = raw_via_broker(s);
-    let zss1 = zss_sync(s, 2);
-    let zss_inline = zss_sync_with(s, 2, true);
-    println!("{:<44} {:>10} {:>9} {:>9} {:>9}", "synchronous round trip (1 in flight)", "calls/s", "p50 µs", "p99 µs", "p99.9 µs");
-    let row = |name: &str, l: &Latency| println!("{:<44} {:>10.0} {:>9.1} {:>9.1} {:>9.1}", name, l.rps, l.p50, l.p99, l.p999);
+    let mut cases = vec![
+        raw_echo_case(RawEcho::start(), &[0xa1, b'x']),
+        raw_echo_case(RawEcho::start_process(), &[0xa1, b'x']),
+        floor_case(),
+        zss_case(2, false),
+        zss_case(2, true),
+        zss_client_raw_worker_case(),
+        raw_client_zss_worker_case(false),
+        raw_client_zss_worker_case(true),
+    ];
+    let sync = measure_interleaved(&mut cases, s, ROUNDS);
+    drop(cases);
+    let [raw, raw_process, floor, zss1, zss_inline, client_only, worker_only, worker_only_inline] =
+        <[Latency; 8]>::try_from(sync).ok().expect("one result per case");
+    println!(
+        "{:<44} {:>10} {:>9} {:>9} {:>9} {:>9}",
+        "synchronous round trip (1 in flight)", "calls/s", "p50 µs", "p99 µs", "p99.9 µs", "switches"
+    );
+    let row = |name: &str, l: &Latency| {
+        println!("{:<44} {:>10.0} {:>9.1} {:>9.1} {:>9.1} {:>9.1}", name, l.rps, l.p50, l.p99, l.p999, l.switches)
+    };
     row("raw ZeroMQ echo, one hop, same process", &raw);
     row("raw ZeroMQ echo, one hop to another process", &raw_process);
     row("raw sockets through the zss broker", &floor);
     row("zss client → broker → worker (two hops)", &zss1);
     row("  … handlers on the worker's I/O thread", &zss_inline);
+    row("zss client, raw worker", &client_only);
+    row("raw client, zss worker", &worker_only);
+    row("raw client, zss worker, inline handlers", &worker_only_inline);
     println!();
 
     println!("{:<44} {:>10}", "payload size (synchronous)", "calls/s");
     let mut sizes = Vec::new();
     for &size in &opts.sizes {
         let payload: Vec<u8> = zss::msgpack::encode(&payload_of(size)).unwrap();
-        let r = raw_sync(s / 2.0, &payload);
-        let z = zss_sync(s / 2.0, size);
+        let mut pair = [raw_echo_case(RawEcho::start(), &payload), zss_case(size, false)];
+        let [r, z] = <[Latency; 2]>::try_from(measure_interleaved(&mut pair, s / 2.0, ROUNDS)).ok().expect("two results");
         println!("{:<44} {:>10.0}   (raw {:.0}, p50 {:.1} vs {:.1} µs)", format!("{size} B"), z.rps, r.rps, z.p50, r.p50);
         sizes.push((size, r, z));
     }
@@ -513,9 +740,14 @@ pub fn run(opts: BenchOptions) {
         None => zss_pipelined(s, 1, 1, opts.in_flight, 2),
     };
     let half = zss_at_rate(one_to_one / 2.0, s);
+    let floor_half = floor_at_rate(one_to_one / 2.0, s);
     println!(
-        "at half the 1 client × 1 worker peak ({:.0}/s offered): p50 {:.1} µs, p99 {:.1} µs, p99.9 {:.1} µs",
-        half.rps, half.p50, half.p99, half.p999
+        "at half the 1 client × 1 worker peak ({:.0}/s offered): p50 {:.1} µs, p99 {:.1} µs, p99.9 {:.1} µs, {:.1} switches/call",
+        half.rps, half.p50, half.p99, half.p999, half.switches
+    );
+    println!(
+        "  raw sockets through the broker, same rate ({:.0}/s): p50 {:.1} µs, p99 {:.1} µs, p99.9 {:.1} µs, {:.1} switches/call",
+        floor_half.rps, floor_half.p50, floor_half.p99, floor_half.p999, floor_half.switches
     );
 
     let mem = if opts.memory_requests > 0 {
@@ -545,6 +777,7 @@ pub fn run(opts: BenchOptions) {
     println!("  pipelined broker peak / raw echo:                   {:.0}%   (target ≥ 40%) {}", r2 * 100.0, check(r2 >= 0.4));
     let r3 = half.p99 / half.p50;
     println!("  p99 / p50 at half the peak rate:                    {r3:.2}×  (target ≤ 2×) {}", check(r3 <= 2.0));
+    println!("    … raw sockets through the broker at that rate:    {:.2}×", floor_half.p99 / floor_half.p50);
     if let Some((b, a)) = mem {
         let g = (a as f64 - b as f64) / b as f64;
         println!("  broker RSS growth:                                  {:.1}%  (target < 5%) {}", g * 100.0, check(g < 0.05));
@@ -560,10 +793,14 @@ pub fn run(opts: BenchOptions) {
             "raw_via_broker": lat(&floor),
             "zss_sync": lat(&zss1),
             "zss_sync_inline_handlers": lat(&zss_inline),
+            "zss_client_raw_worker": lat(&client_only),
+            "raw_client_zss_worker": lat(&worker_only),
+            "raw_client_zss_worker_inline_handlers": lat(&worker_only_inline),
             "sizes": sizes.iter().map(|(n, r, z)| serde_json::json!({"bytes": n, "raw": lat(r), "zss": lat(z)})).collect::<Vec<_>>(),
             "raw_pipelined_rps": raw_pipe,
             "zss_pipelined": matrix.iter().map(|(c, w, r)| serde_json::json!({"clients": c, "workers": w, "rps": r})).collect::<Vec<_>>(),
             "half_peak": lat(&half),
+            "half_peak_raw_via_broker": lat(&floor_half),
             "broker_rss_kib": mem.map(|(b, a)| serde_json::json!({"before": b, "after": a, "requests": opts.memory_requests})),
         });
         std::fs::write(&path, serde_json::to_string_pretty(&doc).unwrap()).expect("write JSON report");
