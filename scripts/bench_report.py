@@ -106,11 +106,16 @@ def svg(bench, client_rows, path):
         ("raw sockets through zss broker", lat(bench["raw_via_broker"])),
         ("zss client → broker → worker", lat(bench["zss_sync"])),
         ("… inline worker handlers", lat(bench["zss_sync_inline_handlers"])),
+        ("zss client, raw worker", lat(bench["zss_client_raw_worker"])),
+        ("raw client, zss worker", lat(bench["raw_client_zss_worker"])),
+        ("raw client, zss worker, inline", lat(bench["raw_client_zss_worker_inline_handlers"])),
+        ("zss at half the 1×1 peak", lat(bench["half_peak"])),
+        ("raw via broker, same rate", lat(bench["half_peak_raw_via_broker"])),
     ]
     groups += [(f"client overhead: {name}", [l["p50_us"], l["p99_us"], l["p999_us"]]) for name, l, _ in client_rows]
     width = 860
     parts, used = bars(20, 10, width - 40, 0, groups, ["p50", "p99", "p99.9"],
-                       "Synchronous round trip latency (µs, lower is better)", "µs")
+                       "Round trip latency (µs, lower is better)", "µs")
     parts += throughput_chart(20, used + 30, width - 40, 280, bench)
     height = used + 30 + 290
     doc = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '

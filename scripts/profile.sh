@@ -45,17 +45,64 @@ perf script -i "$out/perf.data" 2>/dev/null | inferno-collapse-perf --all >"$out
 inferno-flamegraph --title "zss: one synchronous call at a time, client → broker → worker (all CPUs)" \
   --countname samples --minwidth 0.1 <"$out/sync.folded" >"$out/sync.svg"
 
+# The zss processes' busy time (idle CPU, perf and kernel threads left out), by thread and by
+# library; then the hottest symbols of everything, idle included.
+summary() {
+  perf report -i "$out/perf.data" --no-children --sort comm,dso -q -g none --stdio 2>/dev/null | python3 -c '
+import collections, re, sys
+by_thread, by_lib = collections.Counter(), collections.Counter()
+for line in sys.stdin:
+    m = re.match(r"\s*([\d.]+)%\s+(.+?)\s{2,}(\S.*?)\s*$", line)
+    if not m or not m.group(2).startswith(("zss", "ZMQbg")):
+        continue
+    pct, comm, lib = float(m.group(1)), m.group(2).strip(), m.group(3)
+    by_thread[comm] += pct
+    by_lib["kernel" if lib.startswith("[kernel") else lib] += pct
+busy = sum(by_thread.values())
+print(f"the zss processes were busy {busy:.1f}% of the sampled CPU time; of that:")
+for title, table in (("by thread", by_thread), ("by library", by_lib)):
+    print(f"  {title}:")
+    for name, pct in table.most_common(8):
+        print(f"    {100 * pct / busy:5.1f}%  {name}")
+'
+}
+# The same busy time by what the kernel was doing, from the folded stacks: waking another
+# thread (eventfd, pipe, futex: ZeroMQ's and our hand-offs), going to sleep and switching in,
+# the TCP/IP loopback path, the rest of the kernel, and user space.
+activity() {
+  python3 - "$out/sync.folded" <<'PY'
+import collections, sys
+shares, total = collections.Counter(), 0
+for line in open(sys.argv[1]):
+    stack, n = line.rsplit(" ", 1)
+    frames = stack.split(";")
+    if not frames[0].startswith(("zss", "ZMQbg")):
+        continue
+    n, total = int(n), total + int(n)
+    names = " ".join(f[:-4] for f in frames if f.endswith("_[k]"))
+    if not names:
+        shares["user space (zss, libzmq, libc)"] += n
+    elif "schedule" in names or "finish_task_switch" in names:
+        shares["kernel: going to sleep, switching in"] += n
+    elif "wake" in names or "eventfd_write" in names or "ttwu" in names:
+        shares["kernel: waking another thread (eventfd, pipe, futex)"] += n
+    elif "tcp_" in names or "ip_" in names or "net_rx" in names:
+        shares["kernel: TCP/IP over loopback"] += n
+    else:
+        shares["kernel: the rest (poll, epoll, syscall entry)"] += n
+print("  by activity:")
+for name, n in shares.most_common():
+    print(f"    {100 * n / total:5.1f}%  {name}")
+PY
+}
 {
   echo "zss profile: $seconds s of synchronous calls, about $calls calls ($(cat "$out/client.json"))"
   echo
-  echo "== time by process and thread (idle CPU is 'swapper')"
-  perf report -i "$out/perf.data" --no-children --sort comm -q -g none 2>/dev/null | head -20
+  summary
+  activity
   echo
-  echo "== time by library (the kernel is [kernel.kallsyms])"
-  perf report -i "$out/perf.data" --no-children --sort dso -q -g none 2>/dev/null | head -12
-  echo
-  echo "== hottest symbols"
-  perf report -i "$out/perf.data" --no-children --sort dso,sym -q -g none 2>/dev/null | head -25
+  echo "== hottest symbols, all CPUs (pv_native_safe_halt/default_idle: idle)"
+  perf report -i "$out/perf.data" --no-children --sort dso,sym -q -g none 2>/dev/null | sed -n 1,25p
 } >"$out/sync.txt"
 cat "$out/sync.txt"
 echo
