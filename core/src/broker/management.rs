@@ -70,13 +70,12 @@ impl Engine {
         let now = Instant::now();
         let entries = self.sorted_sids().into_iter().map(|sid| {
             let workers = self.services[sid]
-                .workers
-                .iter()
-                .filter_map(|id| self.workers.get(id).map(|w| (id, w)))
-                .map(|(id, w)| {
+                .workers()
+                .filter_map(|(id, in_flight)| self.workers.get(id).map(|w| (id, in_flight, w)))
+                .map(|(id, in_flight, w)| {
                     Value::map([
                         ("identity", Value::from(String::from_utf8_lossy(id).into_owned())),
-                        ("in_flight", Value::from(w.in_flight)),
+                        ("in_flight", Value::from(in_flight)),
                         ("idle_ms", ms(now.duration_since(w.last_seen))),
                     ])
                 })
@@ -95,10 +94,7 @@ impl Engine {
         sids.sort();
         let services = sids.into_iter().map(|sid| {
             let (in_flight, workers) = match self.services.get(sid) {
-                Some(svc) => (
-                    svc.workers.iter().filter_map(|id| self.workers.get(id)).map(|w| w.in_flight as u64).sum(),
-                    svc.workers.len(),
-                ),
+                Some(svc) => (svc.total_load(), svc.len()),
                 None => (0, 0),
             };
             (sid.clone(), self.service_stats[self.service_index[sid]].to_value(in_flight, workers))

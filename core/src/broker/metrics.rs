@@ -54,10 +54,7 @@ impl Engine {
             .iter()
             .map(|(sid, &i)| {
                 let (in_flight, workers) = match self.services.get(sid) {
-                    Some(svc) => (
-                        svc.workers.iter().filter_map(|id| self.workers.get(id)).map(|w| w.in_flight as u64).sum(),
-                        svc.workers.len() as u64,
-                    ),
+                    Some(svc) => (svc.total_load(), svc.len() as u64),
                     None => (0, 0),
                 };
                 service_snapshot(sid, &self.service_stats[i], in_flight, workers)

@@ -10,6 +10,7 @@
 //! waiting clients at once (503) when their worker expires, goes DOWN or disconnects; replies
 //! to clients that are gone are dropped and counted; queues and frame sizes are bounded.
 
+mod dispatch;
 mod management;
 mod metrics;
 mod stats;
@@ -21,6 +22,7 @@ use crate::mailbox::{self, Mailbox};
 use crate::msgpack::{self, Value};
 use crate::protocol::{self, Address, MessageType, RequestTag, PROTOCOL, SMI_SID};
 use crate::socket::{self, Role, SocketOptions};
+use dispatch::Service;
 use rustc_hash::FxHashMap as HashMap;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -245,14 +247,8 @@ type WorkerId = Rc<[u8]>;
 struct WorkerEntry {
     sid: String,
     last_seen: Instant,
-    in_flight: u32,
     /// Index of its service's figures in `Engine::service_stats`.
     stats: usize,
-}
-
-struct Service {
-    workers: Vec<WorkerId>,
-    cursor: usize,
 }
 
 /// A forwarded request awaiting its reply. The key of the table is `client ‖ rid` with the
@@ -539,28 +535,14 @@ impl Engine {
         self.answer_client(status::SERVICE_UNAVAILABLE, payload, None);
     }
 
-    /// The live worker of `self.sid_buf` with the fewest requests in flight; ties go round robin.
+    /// A live worker of `self.sid_buf` with the fewest requests in flight; ties go round robin.
+    /// O(1): see [`dispatch`].
     fn pick_worker(&mut self) -> Pick {
         let Some(service) = self.services.get_mut(self.sid_buf.as_str()) else { return Pick::NoWorker };
-        let n = service.workers.len();
-        let mut best: Option<(usize, u32)> = None;
-        for i in 0..n {
-            let idx = (service.cursor + i) % n;
-            let load = self.workers.get(&service.workers[idx]).map_or(u32::MAX, |w| w.in_flight);
-            if best.is_none_or(|(_, l)| load < l) {
-                best = Some((idx, load));
-                if load == 0 {
-                    break;
-                }
-            }
-        }
-        match best {
+        match service.pick() {
             None => Pick::NoWorker,
             Some((_, load)) if load >= self.config.max_in_flight_per_worker => Pick::Overloaded,
-            Some((idx, _)) => {
-                service.cursor = (idx + 1) % n;
-                Pick::Worker(service.workers[idx].clone())
-            }
+            Some((worker, _)) => Pick::Worker(worker),
         }
     }
 
@@ -583,8 +565,8 @@ impl Engine {
             // Once the first frame is queued the rest of the message always follows.
             self.backend.send(frame, flags)?;
         }
-        if let Some(w) = self.workers.get_mut(worker) {
-            w.in_flight += 1;
+        if let Some(service) = self.services.get_mut(self.sid_buf.as_str()) {
+            service.started(worker);
         }
         if let Some(previous) = self.inflight.insert(key, InFlight { worker: worker.clone(), address, since: Instant::now(), stats }) {
             // A client reused a rid while the first call is still open; keep counts honest.
@@ -695,8 +677,8 @@ impl Engine {
     }
 
     fn release(&mut self, worker: &[u8]) {
-        if let Some(w) = self.workers.get_mut(worker) {
-            w.in_flight = w.in_flight.saturating_sub(1);
+        if let Some(service) = self.workers.get(worker).and_then(|w| self.services.get_mut(&w.sid)) {
+            service.finished(worker);
         }
     }
 
@@ -773,8 +755,8 @@ impl Engine {
                 self.service_stats.len() - 1
             }
         };
-        self.services.entry(sid.clone()).or_insert_with(|| Service { workers: Vec::new(), cursor: 0 }).workers.push(worker.clone());
-        self.workers.insert(worker, WorkerEntry { sid, last_seen: Instant::now(), in_flight: 0, stats });
+        self.services.entry(sid.clone()).or_insert_with(Service::new).add(worker.clone());
+        self.workers.insert(worker, WorkerEntry { sid, last_seen: Instant::now(), stats });
         self.stats.workers.store(self.workers.len() as u64, Ordering::Relaxed);
         status::OK
     }
@@ -794,22 +776,19 @@ impl Engine {
         let Some(entry) = self.workers.remove(worker) else { return };
         bump(&self.stats.workers_removed);
         self.stats.workers.store(self.workers.len() as u64, Ordering::Relaxed);
+        let mut in_flight = 0;
         if let Some(service) = self.services.get_mut(&entry.sid) {
-            service.workers.retain(|w| w != worker);
-            if service.cursor >= service.workers.len() {
-                service.cursor = 0;
-            }
-            if service.workers.is_empty() {
+            in_flight = service.remove(worker).unwrap_or(0);
+            if service.is_empty() {
                 self.services.remove(&entry.sid);
             }
         }
         log::info!(
-            "worker {} of {} removed ({reason}); {} requests in flight answered 503",
+            "worker {} of {} removed ({reason}); {in_flight} requests in flight answered 503",
             String::from_utf8_lossy(worker),
             entry.sid,
-            entry.in_flight
         );
-        if entry.in_flight == 0 {
+        if in_flight == 0 {
             return;
         }
         let orphaned: Vec<(Vec<u8>, InFlight)> = {
