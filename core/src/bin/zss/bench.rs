@@ -742,11 +742,11 @@ pub fn run(opts: BenchOptions) {
     let half = zss_at_rate(one_to_one / 2.0, s);
     let floor_half = floor_at_rate(one_to_one / 2.0, s);
     println!(
-        "at half the 1 client × 1 worker peak ({:.0}/s offered): p50 {:.1} µs, p99 {:.1} µs, p99.9 {:.1} µs, {:.1} switches/call",
-        half.rps, half.p50, half.p99, half.p999, half.switches
+        "at half the 1 client × 1 worker peak ({:.0}/s offered, {:.0}/s sent): p50 {:.1} µs, p99 {:.1} µs, p99.9 {:.1} µs, {:.1} switches/call",
+        one_to_one / 2.0, half.rps, half.p50, half.p99, half.p999, half.switches
     );
     println!(
-        "  raw sockets through the broker, same rate ({:.0}/s): p50 {:.1} µs, p99 {:.1} µs, p99.9 {:.1} µs, {:.1} switches/call",
+        "  raw sockets through the broker, same rate ({:.0}/s sent): p50 {:.1} µs, p99 {:.1} µs, p99.9 {:.1} µs, {:.1} switches/call",
         floor_half.rps, floor_half.p50, floor_half.p99, floor_half.p999, floor_half.switches
     );
 
