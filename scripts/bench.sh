@@ -12,6 +12,7 @@
 # Extra arguments go to `zss bench` (e.g. --memory-requests 10000000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 root=$PWD
 out=$root/target/bench
 mkdir -p "$out"
@@ -35,19 +36,7 @@ echo "==> zss bench ($profile build, $seconds s per case)"
 
 echo
 echo "==> client overhead per binding (synchronous calls, one broker and one worker for all)"
-port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-frontend=tcp://127.0.0.1:$(port) backend=tcp://127.0.0.1:$(port)
-pids=()
-cleanup() {  # the worker first (its DOWN needs the broker), then the broker
-  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do kill "${pids[i]}" 2>/dev/null || true; wait "${pids[i]}" 2>/dev/null || true; done
-}
-trap cleanup EXIT
-"$zss" --log-level warn broker --frontend "$frontend" --backend "$backend" & pids+=($!)
-"$zss" --log-level warn echo BENCH --broker "$backend" --concurrency 4 & pids+=($!)
-for _ in $(seq 100); do
-  "$zss" --log-level error services --broker "$frontend" --json 2>/dev/null | grep -q '"BENCH"' && break
-  sleep 0.1
-done
+start_echo_service "$zss" BENCH
 
 results=$out/clients.jsonl
 : >"$results"

@@ -19,19 +19,7 @@ command -v inferno-flamegraph >/dev/null || cargo install --locked -q inferno
 cargo build --release --locked -q -p zss --bin zss </dev/null
 zss=$PWD/target/release/zss
 
-port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-frontend=tcp://127.0.0.1:$(port) backend=tcp://127.0.0.1:$(port)
-pids=()
-cleanup() {  # the worker first (its DOWN needs the broker), then the broker
-  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do kill "${pids[i]}" 2>/dev/null || true; wait "${pids[i]}" 2>/dev/null || true; done
-}
-trap cleanup EXIT
-"$zss" --log-level warn broker --frontend "$frontend" --backend "$backend" & pids+=($!)
-"$zss" --log-level warn echo BENCH --broker "$backend" --concurrency 4 & pids+=($!)
-for _ in $(seq 100); do
-  "$zss" --log-level error services --broker "$frontend" --json 2>/dev/null | grep -q '"BENCH"' && break
-  sleep 0.1
-done
+start_echo_service "$zss" BENCH
 
 echo "==> profiling $seconds s of synchronous calls (perf record, all CPUs)"
 "$zss" --log-level warn bench-client --broker "$frontend" --sid BENCH --seconds $((seconds + 2)) >"$out/client.json" &
