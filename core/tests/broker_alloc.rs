@@ -36,12 +36,10 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
+mod common;
+
 fn dealer(endpoint: &str, identity: &str) -> zmq::Socket {
-    let socket = zss::socket::context().socket(zmq::DEALER).unwrap();
-    socket.set_identity(identity.as_bytes()).unwrap();
-    socket.set_linger(0).unwrap();
-    socket.connect(endpoint).unwrap();
-    socket
+    common::Raw::connect(endpoint, identity).socket
 }
 
 fn frames_of(msg: zss::Message) -> Vec<Vec<u8>> {

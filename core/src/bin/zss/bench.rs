@@ -103,25 +103,35 @@ pub fn measure_sync(seconds: f64, mut round_trip: impl FnMut()) -> Latency {
 /// one round trip.
 struct SyncCase {
     _setup: Vec<Box<dyn std::any::Any>>,
-    /// The case's processes besides this one (broker, echo), for counting context switches.
+    /// The case's processes besides this one (broker, echo), for [`context_switches`].
     processes: Vec<u32>,
     round_trip: Box<dyn FnMut()>,
 }
 
-/// Context switches so far of every thread of `pid` (voluntary and not).
-fn context_switches(pid: u32) -> u64 {
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return 0 };
-    tasks
-        .flatten()
-        .filter_map(|task| std::fs::read_to_string(task.path().join("status")).ok())
-        .flat_map(|status| {
-            status
-                .lines()
-                .filter(|l| l.starts_with("voluntary_ctxt_switches:") || l.starts_with("nonvoluntary_ctxt_switches:"))
-                .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-                .collect::<Vec<_>>()
-        })
-        .sum()
+/// Context switches so far (voluntary and not) of every thread of this process and of `others`.
+fn context_switches(others: &[u32]) -> u64 {
+    let of_process = |pid: u32| -> u64 {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return 0 };
+        tasks
+            .flatten()
+            .filter_map(|task| std::fs::read_to_string(task.path().join("status")).ok())
+            .map(|status| {
+                status
+                    .lines()
+                    .filter(|l| l.starts_with("voluntary_ctxt_switches:") || l.starts_with("nonvoluntary_ctxt_switches:"))
+                    .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+                    .sum::<u64>()
+            })
+            .sum()
+    };
+    of_process(std::process::id()) + others.iter().map(|&pid| of_process(pid)).sum::<u64>()
+}
+
+/// Lets this thread's sleeps end when asked (1 ns timer slack instead of the default 50 µs),
+/// for pacing sends at fine intervals.
+fn fine_timer_slack() {
+    // SAFETY: prctl(PR_SET_TIMERSLACK) only changes this thread's timer slack.
+    unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong, 0, 0, 0) };
 }
 
 /// Measures `cases` side by side: `rounds` turns, each case `seconds / rounds` per turn, so a
@@ -134,13 +144,11 @@ fn measure_interleaved(cases: &mut [SyncCase], seconds: f64, rounds: usize) -> V
     let mut samples: Vec<Vec<f64>> = cases.iter().map(|_| Vec::with_capacity(100_000)).collect();
     let mut spent = vec![0.0; cases.len()];
     let mut switches = vec![0u64; cases.len()];
-    let own_pid = std::process::id();
     for _ in 0..rounds {
         for (i, case) in cases.iter_mut().enumerate() {
-            let count = || case.processes.iter().chain([&own_pid]).map(|&p| context_switches(p)).sum::<u64>();
-            let before = count();
+            let before = context_switches(&case.processes);
             spent[i] += time_round_trips(seconds / rounds as f64, &mut case.round_trip, &mut samples[i]);
-            switches[i] += count() - before;
+            switches[i] += context_switches(&case.processes) - before;
         }
     }
     let mut results = Vec::new();
@@ -542,10 +550,8 @@ fn floor_at_rate(rate: f64, seconds: f64) -> Latency {
             frames
         })
         .collect();
-    let processes = [broker.pid(), std::process::id()];
-    let switches_before: u64 = processes.iter().map(|&p| context_switches(p)).sum();
-    // SAFETY: prctl(PR_SET_TIMERSLACK) only changes this thread's timer slack.
-    unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong, 0, 0, 0) };
+    let switches_before = context_switches(&[broker.pid()]);
+    fine_timer_slack();
     let fd = client.get_fd().unwrap();
     let interval = Duration::from_secs_f64(1.0 / rate);
     let start = Instant::now();
@@ -585,7 +591,7 @@ fn floor_at_rate(rate: f64, seconds: f64) -> Latency {
         unsafe { libc::ppoll(&mut pfd, 1, &timeout, std::ptr::null()) };
     }
     let elapsed = (end - start).as_secs_f64();
-    let switches = processes.iter().map(|&p| context_switches(p)).sum::<u64>() - switches_before;
+    let switches = context_switches(&[broker.pid()]) - switches_before;
     Latency { rps: sent as f64 / elapsed, switches: switches as f64 / sent as f64, ..Latency::from_samples(samples, elapsed) }
 }
 
@@ -601,11 +607,9 @@ fn zss_at_rate(rate: f64, seconds: f64) -> Latency {
     broker.wait_workers(1);
     let c = client(&broker);
     let samples = Arc::new(std::sync::Mutex::new(Vec::with_capacity((rate * seconds) as usize + 16)));
-    // SAFETY: prctl(PR_SET_TIMERSLACK) only changes this thread's timer slack.
-    unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong, 0, 0, 0) };
+    fine_timer_slack();
     let interval = Duration::from_secs_f64(1.0 / rate);
-    let processes = [broker.pid(), std::process::id()];
-    let switches_before: u64 = processes.iter().map(|&p| context_switches(p)).sum();
+    let switches_before = context_switches(&[broker.pid()]);
     let start = Instant::now();
     let mut next = start;
     let mut sent = 0u64;
@@ -627,7 +631,7 @@ fn zss_at_rate(rate: f64, seconds: f64) -> Latency {
     }
     let elapsed = start.elapsed().as_secs_f64();
     std::thread::sleep(Duration::from_millis(300));
-    let switches = processes.iter().map(|&p| context_switches(p)).sum::<u64>() - switches_before;
+    let switches = context_switches(&[broker.pid()]) - switches_before;
     let v = std::mem::take(&mut *samples.lock().unwrap());
     Latency { rps: sent as f64 / elapsed, switches: switches as f64 / sent as f64, ..Latency::from_samples(v, elapsed) }
 }
