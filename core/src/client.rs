@@ -1,17 +1,23 @@
 //! The ZSS client: one DEALER socket per client object, many calls in flight on it.
 //!
-//! Callers encode their request on their own thread and hand it to the client's I/O thread
-//! through a [`Mailbox`]; the I/O thread sends it, matches replies by rid, fires timeouts, and
-//! completes each call through its completion callback. The blocking [`Client::call`], the
-//! pollable [`PendingReply`] and the bindings' futures are all built on [`Client::send`].
+//! The socket and the calls in flight (the [`Core`]) sit in a [`Baton`]: one owner at a time,
+//! and the owner is whichever thread needs it. A blocking call that finds the socket free sends
+//! its request and polls for its own reply itself, completing any other replies it reads on
+//! the way; when it has its reply it lets go, to a thread waiting in line or, when calls are
+//! still in flight, to the client's I/O thread. A call that finds the socket taken (another
+//! thread is using it) is handed to the owner through the [`Mailbox`] that every owner polls.
+//! Callbacks ([`Client::send`]), the pollable [`PendingReply`] and the bindings' futures all
+//! sit on this one mechanism.
 
+use crate::baton::{self, Baton, Turn, Waiter};
 use crate::error::{status, Error, Result, ServiceError};
-use crate::mailbox::{self, Mailbox, Oneshot};
+use crate::mailbox::{self, Mailbox};
 use crate::msgpack::Value;
 use crate::protocol::{self, Address, Message, MessageType};
 use crate::socket::{self, Role, SocketOptions};
 use std::collections::{BinaryHeap, HashMap};
 use std::cmp::Reverse;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -107,18 +113,56 @@ pub struct Reply {
     pub rid: String,
 }
 
-/// Called exactly once with the outcome of a call, on the client's I/O thread: keep it short
-/// (hand the result to another thread or runtime) and never block in it.
+/// Called exactly once with the outcome of a call, on whichever thread owns the client's socket
+/// at that moment (its I/O thread, or a thread in a blocking call): keep it short (hand the
+/// result to another thread or runtime) and never block in it.
 pub type Completion = Box<dyn FnOnce(Result<Reply>) + Send + 'static>;
 
+/// A request ready for the socket.
+struct Outgoing {
+    rid: String,
+    frames: Vec<Vec<u8>>,
+    deadline: Instant,
+}
+
 enum Command {
-    Call { rid: String, frames: Vec<Vec<u8>>, deadline: Instant, done: Completion },
+    Call(Outgoing, Completion),
     Close,
 }
 
-struct Shared {
+type ClientWaiter = Waiter<Core, Result<Reply>>;
+
+/// What every thread that may drive the socket shares (the I/O thread holds this, not the
+/// [`Client`], so dropping the last client closes the socket).
+struct Link {
+    baton: Baton<Core, Result<Reply>>,
     mailbox: Arc<Mailbox<Command>>,
-    closed: std::sync::atomic::AtomicBool,
+    /// Calls in flight whose [`PendingReply`] will drive the socket itself when it waits: the
+    /// I/O thread is needed only for the others.
+    attended: Arc<AtomicUsize>,
+}
+
+impl Link {
+    /// Hands `cmd` to the socket's owner: directly when the socket is free, else through the
+    /// mailbox (then takes the socket if the owner let go meanwhile, see [`baton`]).
+    fn submit(&self, cmd: Command) -> std::result::Result<(), Command> {
+        if let Some(mut core) = self.baton.try_take() {
+            core.execute(cmd);
+            self.baton.put(core);
+            return Ok(());
+        }
+        self.mailbox.send(cmd)?;
+        if let Some(mut core) = self.baton.try_take() {
+            core.take_commands(false);
+            self.baton.put(core);
+        }
+        Ok(())
+    }
+}
+
+struct Shared {
+    link: Arc<Link>,
+    closed: AtomicBool,
     identity: String,
     config: ClientConfig,
     io_thread: std::sync::Mutex<Option<JoinHandle<()>>>,
@@ -139,11 +183,21 @@ impl Client {
             return Err(Error::InvalidArgument("identity prefix must not be empty".into()));
         }
         let identity = protocol::new_identity(&config.identity);
-        let (sock, _) = socket::open(Role::Client, &config.broker, Some(&identity), &config.socket)?;
+        let (socket, _) = socket::open(Role::Client, &config.broker, Some(&identity), &config.socket)?;
         let mailbox = Arc::new(Mailbox::new()?);
-        let io = IoLoop { socket: sock, mailbox: mailbox.clone(), pending: HashMap::new(), deadlines: BinaryHeap::new() };
+        let attended = Arc::new(AtomicUsize::new(0));
+        let core = Core {
+            socket,
+            mailbox: mailbox.clone(),
+            attended: attended.clone(),
+            pending: HashMap::new(),
+            deadlines: BinaryHeap::new(),
+            closing: false,
+        };
+        let io_waiter: Arc<ClientWaiter> = Waiter::new();
+        let link = Arc::new(Link { baton: Baton::new(core, io_waiter.clone()), mailbox, attended });
         let shared = Arc::new(Shared {
-            mailbox,
+            link: link.clone(),
             identity: identity.clone(),
             config,
             closed: Default::default(),
@@ -151,7 +205,7 @@ impl Client {
         });
         let handle = std::thread::Builder::new()
             .name(format!("zss-client {identity}"))
-            .spawn(move || io.run())
+            .spawn(move || io_thread(&link, &io_waiter))
             .map_err(|e| Error::Socket { context: "spawn client I/O thread".into(), message: e.to_string() })?;
         *shared.io_thread.lock().unwrap() = Some(handle);
         log::debug!("client {identity} connecting to {}", shared.config.broker);
@@ -179,24 +233,46 @@ impl Client {
         self.request(Call::new(verb, Value::Nil).sid(protocol::SMI_SID)).map(|r| r.payload)
     }
 
-    /// Sends `call` and waits for its reply (or its timeout, as a 599 [`Error::Service`]).
+    /// Sends `call` and waits for its reply (or its timeout, as a 599 [`Error::Service`]). When
+    /// no other thread is using the socket, this thread sends and reads it itself.
     pub fn request(&self, call: Call) -> Result<Reply> {
         let pending = self.start(call)?;
         pending.wait()
     }
 
-    /// Sends `call` and returns at once with a handle to poll or wait on.
+    /// Sends `call` and returns at once with a handle to wait on; waiting on it drives the
+    /// socket when it is free (see the module docs), so wait soon: until then its reply waits
+    /// in the socket (its timeout still holds).
     pub fn start(&self, call: Call) -> Result<PendingReply> {
-        let slot = Arc::new(Oneshot::new());
-        let setter = slot.clone();
-        self.send(call, Box::new(move |r| setter.set(r)))?;
-        Ok(PendingReply { slot })
+        let outgoing = self.prepare(call)?;
+        let waiter: Arc<ClientWaiter> = Waiter::new();
+        let ticket = Arc::new(AtomicBool::new(true));
+        let link = &self.shared.link;
+        link.attended.fetch_add(1, Ordering::SeqCst);
+        let done: Completion = {
+            let (waiter, ticket, attended) = (waiter.clone(), ticket.clone(), link.attended.clone());
+            Box::new(move |result| {
+                if ticket.swap(false, Ordering::SeqCst) {
+                    attended.fetch_sub(1, Ordering::SeqCst);
+                }
+                waiter.give(result)
+            })
+        };
+        let pending = PendingReply { link: link.clone(), waiter, ticket };
+        link.submit(Command::Call(outgoing, done)).map_err(|_| Error::Closed)?;
+        Ok(pending)
     }
 
-    /// Sends `call`; `done` is called exactly once with the outcome, on the client's I/O thread
-    /// (see [`Completion`]). Errors in the arguments are returned here and `done` is not called.
+    /// Sends `call`; `done` is called exactly once with the outcome (see [`Completion`]).
+    /// Errors in the arguments are returned here and `done` is not called.
     pub fn send(&self, call: Call, done: Completion) -> Result<()> {
-        if self.shared.closed.load(std::sync::atomic::Ordering::SeqCst) {
+        let outgoing = self.prepare(call)?;
+        self.shared.link.submit(Command::Call(outgoing, done)).map_err(|_| Error::Closed)
+    }
+
+    /// Checks and encodes a call on the caller's thread.
+    fn prepare(&self, call: Call) -> Result<Outgoing> {
+        if self.shared.closed.load(Ordering::SeqCst) {
             return Err(Error::Closed);
         }
         let sid = call
@@ -215,18 +291,20 @@ impl Client {
         let msg = Message::request(rid.clone(), Address::new(sid, &call.verb), headers, call.payload);
         let frames = msg.to_frames()?;
         let timeout = call.timeout.unwrap_or(self.shared.config.timeout);
-        let deadline = Instant::now() + timeout;
-        self.shared
-            .mailbox
-            .send(Command::Call { rid, frames, deadline, done })
-            .map_err(|_| Error::Closed)
+        Ok(Outgoing { rid, frames, deadline: Instant::now() + timeout })
     }
 
     /// Closes the socket; calls still waiting fail with [`Error::Closed`]. Idempotent.
     pub fn close(&self) {
-        self.shared.closed.store(true, std::sync::atomic::Ordering::SeqCst);
-        let _ = self.shared.mailbox.send(Command::Close);
-        let handle = self.shared.io_thread.lock().unwrap_or_else(|p| p.into_inner()).take();
+        self.shared.closed.store(true, Ordering::SeqCst);
+        self.shared.shutdown();
+    }
+}
+
+impl Shared {
+    fn shutdown(&self) {
+        let _ = self.link.submit(Command::Close);
+        let handle = self.io_thread.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(h) = handle {
             if h.thread().id() != std::thread::current().id() {
                 let _ = h.join();
@@ -237,38 +315,149 @@ impl Client {
 
 impl Drop for Shared {
     fn drop(&mut self) {
-        // Runs when the last Client is dropped (the I/O thread holds only the mailbox).
-        let _ = self.mailbox.send(Command::Close);
-        if let Some(h) = self.io_thread.get_mut().unwrap_or_else(|p| p.into_inner()).take() {
-            if h.thread().id() != std::thread::current().id() {
-                let _ = h.join();
-            }
-        }
+        // Runs when the last Client is dropped (the I/O thread holds only the link).
+        self.shutdown();
     }
 }
 
-/// A call in flight: wait for it, or poll it.
+/// A call in flight: wait for it, or poll it. Waiting drives the client's socket when no other
+/// thread is (so an uncontended call costs no thread hand-off).
 pub struct PendingReply {
-    slot: Arc<Oneshot<Result<Reply>>>,
+    link: Arc<Link>,
+    waiter: Arc<ClientWaiter>,
+    /// Set while the call counts as attended (see [`Link::attended`]).
+    ticket: Arc<AtomicBool>,
 }
 
 impl PendingReply {
     /// Blocks until the reply (or the call's timeout).
     pub fn wait(self) -> Result<Reply> {
-        self.slot.take(None).expect("completion always fires")
+        loop {
+            if let Some(result) = self.wait_until(None) {
+                return result;
+            }
+        }
     }
 
     /// Waits at most `timeout`; `Err(self)` if the call is still in flight. Lets bindings wait
     /// in slices and check for interrupts (Ctrl-C) in between.
     pub fn wait_timeout(self, timeout: Duration) -> std::result::Result<Result<Reply>, PendingReply> {
-        match self.slot.take(Some(timeout)) {
+        match self.wait_until(Some(Instant::now() + timeout)) {
             Some(r) => Ok(r),
             None => Err(self),
         }
     }
 
+    /// Waits until `until` (`None`: no limit) for the outcome; `None` if it has not come by
+    /// then or [`PendingReply::wake`] was called. Drives the socket while it is free.
+    pub fn wait_until(&self, until: Option<Instant>) -> Option<Result<Reply>> {
+        let link = &*self.link;
+        loop {
+            if let Some(result) = self.waiter.take_value() {
+                return Some(result);
+            }
+            let core = match link.baton.enqueue(&self.waiter) {
+                Err(()) => return Some(self.waiter.take_value().unwrap_or(Err(Error::Closed))),
+                Ok(Some(core)) => core,
+                Ok(None) => match self.waiter.wait(until) {
+                    Turn::Core(core) => core,
+                    Turn::Value(result) => {
+                        if let Some(core) = link.baton.leave(&self.waiter) {
+                            link.baton.put(core);
+                        }
+                        return Some(result);
+                    }
+                    Turn::TimedOut => {
+                        if let Some(core) = link.baton.leave(&self.waiter) {
+                            link.baton.put(core);
+                        }
+                        return self.waiter.take_value();
+                    }
+                    Turn::Closed => return Some(self.waiter.take_value().unwrap_or(Err(Error::Closed))),
+                },
+            };
+            let woken = self.drive(core, until);
+            if woken || until.is_some_and(|u| Instant::now() >= u) {
+                return self.waiter.take_value();
+            }
+        }
+    }
+
+    /// Owns the socket until this call's outcome is in, `until` passes, or a wake; then lets go.
+    /// Returns whether it was woken.
+    fn drive(&self, mut core: Core, until: Option<Instant>) -> bool {
+        let mut woken = false;
+        while !self.waiter.has_value() && !core.closing {
+            core.turn(until);
+            if self.waiter.take_woken() {
+                woken = true;
+                break;
+            }
+            if until.is_some_and(|u| Instant::now() >= u) {
+                break;
+            }
+        }
+        self.link.baton.put(core);
+        woken
+    }
+
+    /// Ends a [`PendingReply::wait_until`] in progress on another thread early (it returns
+    /// `None`): for an interrupt (Ruby's unblock function, a signal handler thread).
+    pub fn wake(&self) {
+        self.waiter.wake();
+        self.link.mailbox.wake(); // in case that thread is polling the socket
+    }
+
+    /// Whether the outcome is in; reads the socket once, without blocking, if it is free.
     pub fn is_ready(&self) -> bool {
-        self.slot.is_set()
+        if self.waiter.has_value() {
+            return true;
+        }
+        if let Some(mut core) = self.link.baton.try_take() {
+            core.turn(Some(Instant::now()));
+            self.link.baton.put(core);
+        }
+        self.waiter.has_value()
+    }
+}
+
+impl Drop for PendingReply {
+    fn drop(&mut self) {
+        // Abandoned in flight: nobody will wait for it, so its reply or timeout now needs the
+        // I/O thread. Taking and putting the baton lets it decide (see `Core::needs_driver`).
+        if self.ticket.swap(false, Ordering::SeqCst) {
+            self.link.attended.fetch_sub(1, Ordering::SeqCst);
+            if let Some(core) = self.link.baton.try_take() {
+                self.link.baton.put(core);
+            }
+        }
+    }
+}
+
+/// The I/O thread: drives the socket whenever it is handed the baton (calls in flight that no
+/// waiting thread will read, queued commands), gives way to any thread that lines up, and
+/// closes the socket at the end.
+fn io_thread(link: &Link, me: &Arc<ClientWaiter>) {
+    loop {
+        let mut core = match me.wait(None) {
+            Turn::Core(core) => core,
+            Turn::Closed => return,
+            Turn::Value(_) | Turn::TimedOut => continue,
+        };
+        while baton::Core::needs_driver(&core) && !core.closing && !link.baton.has_line() {
+            core.turn(None);
+        }
+        if core.closing {
+            link.baton.close();
+            // Calls that raced with close() are failed, never left waiting.
+            for cmd in link.mailbox.close() {
+                if let Command::Call(_, done) = cmd {
+                    done(Err(Error::Closed));
+                }
+            }
+            return; // dropping the core closes the socket
+        }
+        link.baton.put(core);
     }
 }
 
@@ -276,54 +465,78 @@ struct Pending {
     done: Completion,
 }
 
-struct IoLoop {
+/// The socket and the calls in flight on it: what the baton's owner drives.
+struct Core {
     socket: zmq::Socket,
     mailbox: Arc<Mailbox<Command>>,
+    attended: Arc<AtomicUsize>,
     pending: HashMap<String, Pending>,
     deadlines: BinaryHeap<Reverse<(Instant, String)>>,
+    closing: bool,
 }
 
-impl IoLoop {
-    fn run(mut self) {
-        self.mailbox.bind_to_current_thread();
-        let mut closing = false;
-        while !closing {
-            let deadline = if self.mailbox.take_self_queued() {
-                Some(Instant::now()) // a callback queued a call while we were draining
-            } else {
-                self.deadlines.peek().map(|Reverse((d, _))| *d)
-            };
-            let mut items = [self.socket.as_poll_item(zmq::POLLIN), self.mailbox.poll_item()];
-            if let Err(e) = mailbox::wait(&mut items, deadline) {
-                log::error!("client poll failed: {e}");
-                break;
+impl baton::Core for Core {
+    fn needs_driver(&self) -> bool {
+        self.closing || self.mailbox.has_queued() || self.pending.len() > self.attended.load(Ordering::SeqCst)
+    }
+}
+
+impl Core {
+    /// One turn: waits (at most until `until` or the next call's timeout) for a reply or a
+    /// command, reads every reply, fires timeouts, and sends what the mailbox holds.
+    fn turn(&mut self, until: Option<Instant>) {
+        let next_timeout = self.deadlines.peek().map(|Reverse((d, _))| *d);
+        let deadline = if self.mailbox.has_queued() {
+            Some(Instant::now())
+        } else {
+            match (until, next_timeout) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
             }
-            let (socket_ready, mailbox_ready) = (items[0].is_readable(), items[1].is_readable());
-            if socket_ready {
-                self.receive_all();
-            }
-            self.expire(Instant::now());
-            // Every turn: callbacks run above may have queued calls (no pipe byte for those).
-            self.mailbox.take_self_queued();
-            for cmd in self.mailbox.take(mailbox_ready) {
-                match cmd {
-                    Command::Call { rid, frames, deadline, done } => self.send(rid, frames, deadline, done),
-                    Command::Close => closing = true,
-                }
-            }
+        };
+        let mut items = [self.socket.as_poll_item(zmq::POLLIN), self.mailbox.poll_item()];
+        if let Err(e) = mailbox::wait(&mut items, deadline) {
+            log::error!("client poll failed: {e}; closing");
+            self.fail_all(Error::socket("poll", e));
+            return;
         }
-        // Calls that raced with close() are failed, never left waiting.
-        for cmd in self.mailbox.close() {
-            if let Command::Call { done, .. } = cmd {
-                done(Err(Error::Closed));
-            }
+        let (socket_ready, mailbox_ready) = (items[0].is_readable(), items[1].is_readable());
+        if socket_ready {
+            self.receive_all();
         }
-        for (_, p) in self.pending.drain() {
-            (p.done)(Err(Error::Closed));
+        self.expire(Instant::now());
+        self.take_commands(mailbox_ready);
+    }
+
+    fn take_commands(&mut self, pipe_readable: bool) {
+        for cmd in self.mailbox.take(pipe_readable) {
+            self.execute(cmd);
         }
     }
 
-    fn send(&mut self, rid: String, frames: Vec<Vec<u8>>, deadline: Instant, done: Completion) {
+    fn execute(&mut self, cmd: Command) {
+        // Queued commands go first: a caller's own call never overtakes one queued earlier.
+        if self.mailbox.has_queued() {
+            self.take_commands(false);
+        }
+        match cmd {
+            Command::Call(_, done) if self.closing => done(Err(Error::Closed)),
+            Command::Call(outgoing, done) => self.send(outgoing, done),
+            Command::Close => self.fail_all(Error::Closed),
+        }
+    }
+
+    /// Fails every call in flight and marks the core for closing (the I/O thread closes it).
+    fn fail_all(&mut self, error: Error) {
+        self.closing = true;
+        self.deadlines.clear();
+        for (_, p) in self.pending.drain() {
+            (p.done)(Err(error.clone()));
+        }
+    }
+
+    fn send(&mut self, outgoing: Outgoing, done: Completion) {
+        let Outgoing { rid, frames, deadline } = outgoing;
         match self.socket.send_multipart(frames, zmq::DONTWAIT) {
             Ok(()) => {
                 self.deadlines.push(Reverse((deadline, rid.clone())));

@@ -19,9 +19,12 @@
 //! ```
 //!
 //! Layout: [`msgpack`] (the peers' dialect) and [`protocol`] (frames ↔ messages) are the codec;
-//! [`broker`], [`client`] and [`worker`] each run one I/O thread that owns its sockets, reached
-//! through a [`mailbox`]; [`socket`] is the single place sockets are created and configured.
+//! [`broker`], [`client`] and [`worker`] each keep one owner per socket at a time: the broker's
+//! I/O thread, and for clients and workers whichever thread holds the [`baton`] (a caller in a
+//! blocking call, a handler thread, or their I/O thread), reached through a [`mailbox`];
+//! [`socket`] is the single place sockets are created and configured.
 
+pub mod baton;
 pub mod broker;
 pub mod client;
 pub mod error;

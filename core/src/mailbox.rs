@@ -6,7 +6,7 @@
 //! it to one pipe write per wake-up however many messages arrive.
 
 use std::os::unix::io::RawFd;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::Mutex;
 
@@ -17,12 +17,9 @@ pub struct Mailbox<T> {
     read_fd: RawFd,
     write_fd: RawFd,
     wake_pending: AtomicBool,
-    /// The I/O thread, once it has called [`Mailbox::bind_to_current_thread`]. Its own sends
-    /// (from completion callbacks that issue new calls) need no wake-up: it drains the
-    /// mailbox on every turn of its loop.
-    owner: std::sync::OnceLock<std::thread::ThreadId>,
-    /// Set by the owner's own sends instead of writing the pipe.
-    self_queued: AtomicBool,
+    /// Messages sent and not yet taken: lets an owner about to wait (or to let go of its
+    /// socket, see [`Baton`]) see what was queued without a syscall.
+    queued: AtomicUsize,
 }
 
 impl<T> Mailbox<T> {
@@ -50,8 +47,7 @@ impl<T> Mailbox<T> {
             read_fd: fds[0],
             write_fd: fds[1],
             wake_pending: AtomicBool::new(false),
-            owner: std::sync::OnceLock::new(),
-            self_queued: AtomicBool::new(false),
+            queued: AtomicUsize::new(0),
         })
     }
 
@@ -60,39 +56,35 @@ impl<T> Mailbox<T> {
         {
             let tx = self.tx.lock().unwrap_or_else(|p| p.into_inner());
             let Some(tx) = tx.as_ref() else { return Err(msg) };
+            self.queued.fetch_add(1, Ordering::SeqCst);
             if let Err(mpsc::SendError(msg)) = tx.send(msg) {
+                self.queued.fetch_sub(1, Ordering::SeqCst);
                 return Err(msg);
             }
         }
-        if self.owner.get() == Some(&std::thread::current().id()) {
-            self.self_queued.store(true, Ordering::Relaxed);
-            return Ok(());
-        }
+        self.wake();
+        Ok(())
+    }
+
+    /// Wakes whoever polls this mailbox's pipe, without a message (a socket owner blocked in
+    /// `zmq_poll`). One pipe byte per wake-up, however many calls.
+    pub fn wake(&self) {
         if !self.wake_pending.swap(true, Ordering::SeqCst) {
             let byte = 1u8;
             // SAFETY: write_fd is open for the Mailbox's lifetime; a full pipe (EAGAIN) already
             // means a wake-up is pending, so the result can be ignored.
             unsafe { libc::write(self.write_fd, &byte as *const u8 as *const libc::c_void, 1) };
         }
-        Ok(())
+    }
+
+    /// Whether messages are queued: an owner checks this before it blocks or lets go.
+    pub fn has_queued(&self) -> bool {
+        self.queued.load(Ordering::SeqCst) > 0
     }
 
     /// The descriptor the I/O thread polls for readability.
     pub fn fd(&self) -> RawFd {
         self.read_fd
-    }
-
-    /// Whether the owner queued messages itself since the last call (then its next wait must
-    /// not block: no pipe byte will wake it).
-    pub fn take_self_queued(&self) -> bool {
-        self.self_queued.swap(false, Ordering::Relaxed)
-    }
-
-    /// Marks the calling thread as the I/O thread that drains this mailbox on every turn of
-    /// its loop (see `owner`) and checks [`Mailbox::take_self_queued`] before it waits.
-    /// Call once, from that thread.
-    pub fn bind_to_current_thread(&self) {
-        let _ = self.owner.set(std::thread::current().id());
     }
 
     /// The poll item for this mailbox, to put last in an I/O thread's [`wait`] list.
@@ -109,8 +101,7 @@ impl<T> Mailbox<T> {
         // SAFETY: reading into a local buffer from our own non-blocking pipe.
         while unsafe { libc::read(self.read_fd, buf.as_mut_ptr() as *mut libc::c_void, buf.len()) } > 0 {}
         self.wake_pending.store(false, Ordering::SeqCst);
-        let rx = self.rx.lock().unwrap_or_else(|p| p.into_inner());
-        rx.try_iter().collect()
+        self.drain_queued()
     }
 
     /// Takes what is queued without touching the pipe or the wake flag. For an I/O thread's
@@ -118,7 +109,9 @@ impl<T> Mailbox<T> {
     /// to) the pipe, so nothing sent by another thread can be stranded by this.
     pub fn drain_queued(&self) -> Vec<T> {
         let rx = self.rx.lock().unwrap_or_else(|p| p.into_inner());
-        rx.try_iter().collect()
+        let taken: Vec<T> = rx.try_iter().collect();
+        self.queued.fetch_sub(taken.len(), Ordering::SeqCst);
+        taken
     }
 
     /// Everything queued: [`Mailbox::drain`] when the pipe polled readable, otherwise

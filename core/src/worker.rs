@@ -1,11 +1,18 @@
 //! The ZSS worker ("service"): serves one sid through a broker's backend.
 //!
-//! The I/O thread owns the DEALER socket: it registers (SMI UP), heartbeats, detects a lost
-//! broker and reconnects, and hands requests to handlers on a pool of threads, at most
-//! `concurrency` at a time. A handler answers through a [`Responder`], from any thread and at
-//! any time; the reply is encoded on the answering thread and sent by the I/O thread.
+//! The DEALER socket and the protocol state (registration with SMI UP, heartbeats, detecting a
+//! lost broker and reconnecting, stopping) form a `Core` held in a [`Baton`]: one owner at a
+//! time, leader/follower style. The handler threads (`concurrency` of them) take turns as the
+//! leader: the leader polls the socket; when it reads a request it hands the socket to the next
+//! idle thread (the follower becomes the leader, so heartbeats never wait behind a handler),
+//! runs the handler itself, and sends the reply itself when the socket is free (through the
+//! [`Mailbox`] the leader polls when it is not). With every handler thread busy, the worker's
+//! I/O thread leads: it queues requests (at most `concurrency` in flight, the rest wait) and
+//! keeps the heartbeats going. A handler answers through a [`Responder`], from any thread and
+//! at any time; the reply is encoded on the answering thread.
 
 use crate::error::{status, Error, Result, ServiceError};
+use crate::baton::{self, Baton, Turn, Waiter};
 use crate::mailbox::{self, Mailbox, Oneshot};
 use crate::msgpack::{self, Value};
 use crate::protocol::{self, Address, FrameError, Message, MessageType, RequestTag, PROTOCOL, SMI_SID};
@@ -13,7 +20,7 @@ use crate::socket::{self, Role, SocketOptions};
 use std::collections::{HashMap, VecDeque};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -149,7 +156,8 @@ impl WorkerStats {
 }
 
 enum Command {
-    Reply(Vec<Vec<u8>>),
+    /// A reply's frames; `counted` when its request was one of the `concurrency` in flight.
+    Reply { frames: Vec<Vec<u8>>, counted: bool },
     Stop,
 }
 
@@ -160,7 +168,10 @@ pub struct Responder {
 }
 
 struct ResponderInner {
-    mailbox: Arc<Mailbox<Command>>,
+    /// Weak: a responder kept past the worker's end must not keep it alive.
+    link: Weak<Link>,
+    /// Whether the request counts against `concurrency` (a 404 or 503 answered at once does not).
+    counted: bool,
     stats: Arc<WorkerStats>,
     client: String,
     rid: String,
@@ -238,7 +249,11 @@ impl ResponderInner {
         };
         let frames = reply_frames(self.client.as_bytes(), self.rid.as_bytes(), &self.address_frame, headers, status, payload);
         self.stats.replies.fetch_add(1, Ordering::Relaxed);
-        if self.mailbox.send(Command::Reply(frames)).is_err() {
+        let sent = match self.link.upgrade() {
+            Some(link) => link.send_reply(frames, self.counted),
+            None => false,
+        };
+        if !sent {
             log::warn!("worker stopped before the reply to {} could be sent", self.tag());
         }
     }
@@ -304,32 +319,53 @@ impl Worker {
         }
         let sid = config.sid.to_uppercase();
         let identity = protocol::new_identity(&sid);
-        let (sock, _) = socket::open(Role::Worker, &config.broker, Some(&identity), &config.socket)?;
+        let (socket, _) = socket::open(Role::Worker, &config.broker, Some(&identity), &config.socket)?;
         let mailbox = Arc::new(Mailbox::new()?);
-        let stats = Arc::new(WorkerStats::default());
-        let stopped = Arc::new(Oneshot::new());
-        let pool = Pool::new(if config.inline_handlers { 0 } else { config.concurrency }, &sid)?;
-        let io = IoLoop {
-            socket: sock,
+        let now = Instant::now();
+        let core = Core {
+            socket,
             identity: identity.clone(),
-            sid,
-            config,
-            handlers: Arc::new(self.handlers),
+            sid: sid.clone(),
             mailbox: mailbox.clone(),
-            stats: stats.clone(),
-            pool,
-            in_flight: 0,
-            backlog: VecDeque::new(),
+            next_beat: now + config.heartbeat,
+            last_broker_reply: now,
+            stopping: Stopping::Running,
+            finished: false,
         };
-        let done = stopped.clone();
+        // Register before anyone serves.
+        core.smi("UP");
+        log::info!("worker {identity} serving {sid} via {}", config.broker);
+        let io_waiter: Arc<WorkerWaiter> = Waiter::new();
+        let pool_size = if config.inline_handlers { 0 } else { config.concurrency };
+        let link = Arc::new_cyclic(|me| Link {
+            me: me.clone(),
+            baton: Baton::new(core, io_waiter.clone()),
+            mailbox,
+            sched: Mutex::new(Sched { backlog: VecDeque::new(), running: 0 }),
+            handlers: self.handlers,
+            stats: Arc::new(WorkerStats::default()),
+            stopped: Oneshot::new(),
+            config,
+        });
+        for i in 0..pool_size {
+            let link = link.clone();
+            // Detached: handler threads exit on their own once the baton closes. They are not
+            // joined: a handler may itself be waiting for this worker to stop.
+            std::thread::Builder::new()
+                .name(format!("zss-handler {sid} {i}"))
+                .spawn(move || handler_thread(&link))
+                .map_err(|e| Error::Socket { context: "spawn handler thread".into(), message: e.to_string() })?;
+        }
+        let io_link = link.clone();
         let thread = std::thread::Builder::new()
             .name(format!("zss-worker {identity}"))
-            .spawn(move || {
-                io.run();
-                done.set(());
-            })
+            .spawn(move || io_thread(&io_link, &io_waiter))
             .map_err(|e| Error::Socket { context: "spawn worker I/O thread".into(), message: e.to_string() })?;
-        Ok(RunningWorker { mailbox, thread: Mutex::new(Some(thread)), identity, stats, stopped })
+        // Nobody has the socket yet: hand it out (to a handler thread in line, or the I/O thread).
+        if let Some(core) = link.baton.try_take() {
+            link.put(core);
+        }
+        Ok(RunningWorker { link, thread: Mutex::new(Some(thread)), identity })
     }
 
     /// Starts and blocks until [`RunningWorker::stop`] is called from a handler or another
@@ -343,11 +379,9 @@ impl Worker {
 
 /// A worker serving in the background. Dropping it stops it.
 pub struct RunningWorker {
-    mailbox: Arc<Mailbox<Command>>,
+    link: Arc<Link>,
     thread: Mutex<Option<JoinHandle<()>>>,
     identity: String,
-    stats: Arc<WorkerStats>,
-    stopped: Arc<Oneshot<()>>,
 }
 
 impl RunningWorker {
@@ -357,24 +391,25 @@ impl RunningWorker {
     }
 
     pub fn stats(&self) -> &WorkerStats {
-        &self.stats
+        &self.link.stats
     }
 
     /// Asks the worker to stop: it finishes the handlers in flight (bounded by
     /// `stop_timeout`), sends SMI DOWN and waits (bounded) for the broker's reply.
     /// Returns at once; use [`RunningWorker::wait`] or [`RunningWorker::join`] to wait.
     pub fn stop(&self) {
-        let _ = self.mailbox.send(Command::Stop);
+        self.link.submit(Command::Stop);
     }
 
     /// Waits until the worker has stopped, at most `timeout`; true if it has.
     pub fn wait(&self, timeout: Option<Duration>) -> bool {
-        if self.stopped.is_set() {
+        let stopped = &self.link.stopped;
+        if stopped.is_set() {
             return true;
         }
-        match self.stopped.take(timeout) {
+        match stopped.take(timeout) {
             Some(()) => {
-                self.stopped.set(());
+                stopped.set(());
                 true
             }
             None => false,
@@ -398,6 +433,204 @@ impl Drop for RunningWorker {
     }
 }
 
+type Job = (HandlerFn, Request, Responder);
+type WorkerWaiter = Waiter<Core, Job>;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Requests accepted and not yet answered.
+struct Sched {
+    /// Accepted, waiting for one of the `concurrency` slots.
+    backlog: VecDeque<Job>,
+    /// Started (handed to a handler) and not yet answered.
+    running: usize,
+}
+
+/// What the worker's threads share: the socket's baton, the mailbox its owner polls, and the
+/// requests in flight.
+struct Link {
+    /// For the responders (see [`ResponderInner::link`]).
+    me: Weak<Link>,
+    baton: Baton<Core, Job>,
+    mailbox: Arc<Mailbox<Command>>,
+    /// Locked before the baton's own lock wherever both are held.
+    sched: Mutex<Sched>,
+    handlers: HashMap<String, HandlerFn>,
+    config: WorkerConfig,
+    stats: Arc<WorkerStats>,
+    stopped: Oneshot<()>,
+}
+
+impl Link {
+    /// Hands `cmd` to the socket's owner: at once when the socket is free, else through the
+    /// mailbox (then takes the socket if the owner let go meanwhile, see [`baton`]).
+    fn submit(&self, cmd: Command) -> bool {
+        if let Some(mut core) = self.baton.try_take() {
+            core.execute(self, cmd);
+            self.put(core);
+            return true;
+        }
+        if self.mailbox.send(cmd).is_err() {
+            return false;
+        }
+        if let Some(mut core) = self.baton.try_take() {
+            core.take_commands(self, false);
+            self.put(core);
+        }
+        true
+    }
+
+    fn send_reply(&self, frames: Vec<Vec<u8>>, counted: bool) -> bool {
+        self.submit(Command::Reply { frames, counted })
+    }
+
+    /// Lets go of the socket (to the next idle thread, else the I/O thread), or ends the worker
+    /// when the core has finished.
+    fn put(&self, core: Core) {
+        if core.finished {
+            self.finish(core);
+        } else {
+            self.baton.put(core);
+        }
+    }
+
+    /// A slot is free again: starts what waits in the backlog on idle handler threads.
+    fn answered(&self) {
+        let mut sched = lock(&self.sched);
+        sched.running -= 1;
+        self.schedule(&mut sched);
+    }
+
+    /// Hands runnable backlog jobs to handler threads waiting in line.
+    fn schedule(&self, sched: &mut Sched) {
+        while sched.running < self.config.concurrency {
+            let Some(job) = sched.backlog.pop_front() else { break };
+            match self.baton.give_to_next(job) {
+                Ok(()) => sched.running += 1,
+                Err(job) => {
+                    sched.backlog.push_front(job);
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Takes a job from the backlog if a slot is free.
+    fn next_job(&self, sched: &mut Sched) -> Option<Job> {
+        if sched.running >= self.config.concurrency {
+            return None;
+        }
+        let job = sched.backlog.pop_front()?;
+        sched.running += 1;
+        Some(job)
+    }
+
+    /// The end: no thread gets the socket any more; requests never started are answered
+    /// (their responders, dropped, answer 500); `stop`'s waiters are released.
+    fn finish(&self, core: Core) {
+        self.baton.close();
+        let _ = self.mailbox.close();
+        let unstarted: Vec<Job> = lock(&self.sched).backlog.drain(..).collect();
+        drop(core); // closes the socket before the unstarted responders try to answer
+        drop(unstarted);
+        self.stopped.set(());
+    }
+}
+
+/// A handler thread: runs a job when there is one, else leads (polls the socket) until it
+/// reads a request, which it runs after handing the socket on.
+fn handler_thread(link: &Link) {
+    let me: Arc<WorkerWaiter> = Waiter::new();
+    loop {
+        let job = {
+            let mut sched = lock(&link.sched);
+            match link.next_job(&mut sched) {
+                Some(job) => job,
+                None => match link.baton.enqueue(&me) {
+                    Err(()) => return,
+                    Ok(Some(core)) => {
+                        drop(sched);
+                        match lead(link, core) {
+                            Some(job) => job,
+                            None => return,
+                        }
+                    }
+                    Ok(None) => {
+                        drop(sched);
+                        match me.wait(None) {
+                            Turn::Value(job) => job,
+                            Turn::Core(core) => match lead(link, core) {
+                                Some(job) => job,
+                                None => return,
+                            },
+                            Turn::Closed => return,
+                            Turn::TimedOut => continue,
+                        }
+                    }
+                },
+            }
+        };
+        let (handler, request, responder) = job;
+        run_handler(&handler, request, responder);
+    }
+}
+
+/// A handler thread's turns as the leader: returns the first request it may run, having
+/// handed the socket on; `None` when the worker has finished.
+fn lead(link: &Link, mut core: Core) -> Option<Job> {
+    loop {
+        core.turn(link);
+        if core.finished {
+            link.finish(core);
+            return None;
+        }
+        let mine = {
+            let mut sched = lock(&link.sched);
+            let mine = link.next_job(&mut sched);
+            link.schedule(&mut sched);
+            mine
+        };
+        if let Some(job) = mine {
+            link.put(core);
+            return Some(job);
+        }
+    }
+}
+
+/// The I/O thread: leads whenever no handler thread can (all busy, or none: inline handlers),
+/// and gives way as soon as one is idle.
+fn io_thread(link: &Link, me: &Arc<WorkerWaiter>) {
+    loop {
+        let mut core = match me.wait(None) {
+            Turn::Core(core) => core,
+            Turn::Closed => return,
+            Turn::Value(_) | Turn::TimedOut => continue,
+        };
+        loop {
+            core.turn(link);
+            if core.finished {
+                link.finish(core);
+                return;
+            }
+            if link.config.inline_handlers {
+                loop {
+                    let job = link.next_job(&mut lock(&link.sched));
+                    let Some((handler, request, responder)) = job else { break };
+                    run_handler(&handler, request, responder);
+                }
+            } else {
+                link.schedule(&mut lock(&link.sched));
+                if link.baton.has_line() {
+                    link.put(core);
+                    break;
+                }
+            }
+        }
+    }
+}
+
 /// Runs one handler, catching a panic: the responder, dropped while unwinding, answers 500;
 /// the detail goes to the log.
 fn run_handler(handler: &HandlerFn, request: Request, responder: Responder) {
@@ -412,79 +645,6 @@ fn run_handler(handler: &HandlerFn, request: Request, responder: Responder) {
     }
 }
 
-/// Threads that run handlers. Each job is one request.
-struct Pool {
-    queue: Arc<(Mutex<PoolQueue>, Condvar)>,
-}
-
-struct PoolQueue {
-    jobs: VecDeque<(HandlerFn, Request, Responder)>,
-    closed: bool,
-}
-
-impl Pool {
-    fn new(size: usize, sid: &str) -> Result<Pool> {
-        let queue = Arc::new((Mutex::new(PoolQueue { jobs: VecDeque::new(), closed: false }), Condvar::new()));
-        for i in 0..size {
-            let q = queue.clone();
-            // Detached: handler threads exit on their own once the queue closes (see Drop).
-            std::thread::Builder::new()
-                .name(format!("zss-handler {sid} {i}"))
-                .spawn(move || Pool::work(&q))
-                .map_err(|e| Error::Socket { context: "spawn handler thread".into(), message: e.to_string() })?;
-        }
-        Ok(Pool { queue })
-    }
-
-    fn work(queue: &(Mutex<PoolQueue>, Condvar)) {
-        loop {
-            let job = {
-                let mut q = queue.0.lock().unwrap_or_else(|p| p.into_inner());
-                loop {
-                    if let Some(job) = q.jobs.pop_front() {
-                        break job;
-                    }
-                    if q.closed {
-                        return;
-                    }
-                    q = queue.1.wait(q).unwrap_or_else(|p| p.into_inner());
-                }
-            };
-            let (handler, request, responder) = job;
-            run_handler(&handler, request, responder);
-        }
-    }
-
-    fn submit(&self, handler: HandlerFn, request: Request, responder: Responder) {
-        let mut q = self.queue.0.lock().unwrap_or_else(|p| p.into_inner());
-        q.jobs.push_back((handler, request, responder));
-        self.queue.1.notify_one();
-    }
-}
-
-impl Drop for Pool {
-    fn drop(&mut self) {
-        // Handler threads finish their current job and exit on their own. They are not joined:
-        // a handler may itself be waiting for this worker to stop (stop from inside a handler),
-        // and joining it here, on the I/O thread it waits for, would deadlock.
-        self.queue.0.lock().unwrap_or_else(|p| p.into_inner()).closed = true;
-        self.queue.1.notify_all();
-    }
-}
-
-struct IoLoop {
-    socket: zmq::Socket,
-    identity: String,
-    sid: String,
-    config: WorkerConfig,
-    handlers: Arc<HashMap<String, HandlerFn>>,
-    mailbox: Arc<Mailbox<Command>>,
-    stats: Arc<WorkerStats>,
-    pool: Pool,
-    in_flight: usize,
-    backlog: VecDeque<(HandlerFn, Request, Responder)>,
-}
-
 /// Where a stopping worker is.
 enum Stopping {
     Running,
@@ -494,97 +654,108 @@ enum Stopping {
     Down(Instant),
 }
 
-impl IoLoop {
-    fn run(mut self) {
-        self.serve();
-        // Replies from handlers still running are refused from here on (and logged by them).
-        let _ = self.mailbox.close();
-    }
+/// The socket and the protocol state: what the baton's owner drives.
+struct Core {
+    socket: zmq::Socket,
+    identity: String,
+    sid: String,
+    mailbox: Arc<Mailbox<Command>>,
+    next_beat: Instant,
+    last_broker_reply: Instant,
+    stopping: Stopping,
+    /// Unregistered (or gave up on it): the owner ends the worker.
+    finished: bool,
+}
 
-    fn serve(&mut self) {
-        self.mailbox.bind_to_current_thread();
-        let heartbeat = self.config.heartbeat;
-        let lost_after = heartbeat * self.config.lost_after_beats.max(1);
-        self.smi("UP");
-        log::info!("worker {} serving {} via {}", self.identity, self.sid, self.config.broker);
-        let mut next_beat = Instant::now() + heartbeat;
-        let mut last_broker_reply = Instant::now();
-        let mut stopping = Stopping::Running;
-        loop {
-            let wake_at = match stopping {
-                _ if self.mailbox.take_self_queued() => Instant::now(), // replies queued by us
-                Stopping::Running => next_beat,
-                Stopping::Draining(d) | Stopping::Down(d) => d.min(next_beat),
-            };
-            let mut items = [self.socket.as_poll_item(zmq::POLLIN), self.mailbox.poll_item()];
-            if let Err(e) = mailbox::wait(&mut items, Some(wake_at)) {
-                log::error!("worker poll failed: {e}");
-                break;
+impl baton::Core for Core {
+    /// Always: heartbeats and the broker's liveness need polling even with nothing in flight.
+    fn needs_driver(&self) -> bool {
+        true
+    }
+}
+
+impl Core {
+    /// One turn: waits (at most until the next heartbeat or stop deadline) for the socket or
+    /// the mailbox; reads every message (requests go to the backlog), sends queued replies,
+    /// heartbeats, notices a lost broker, and moves a stop along.
+    fn turn(&mut self, link: &Link) {
+        let wake_at = match self.stopping {
+            _ if self.mailbox.has_queued() => Instant::now(),
+            Stopping::Running => self.next_beat,
+            Stopping::Draining(d) | Stopping::Down(d) => d.min(self.next_beat),
+        };
+        let mut items = [self.socket.as_poll_item(zmq::POLLIN), self.mailbox.poll_item()];
+        if let Err(e) = mailbox::wait(&mut items, Some(wake_at)) {
+            log::error!("worker poll failed: {e}; stopping");
+            self.finished = true;
+            return;
+        }
+        let (socket_ready, mailbox_ready) = (items[0].is_readable(), items[1].is_readable());
+        if socket_ready && self.receive_all(link) {
+            if let Stopping::Down(_) = self.stopping {
+                log::info!("worker {} unregistered", self.identity);
+                self.finished = true;
+                return;
             }
-            let (socket_ready, mailbox_ready) = (items[0].is_readable(), items[1].is_readable());
-            if socket_ready && self.receive_all(&mut last_broker_reply) {
-                if let Stopping::Down(_) = stopping {
-                    log::info!("worker {} unregistered", self.identity);
-                    break;
-                }
+        }
+        self.take_commands(link, mailbox_ready);
+        let now = Instant::now();
+        let heartbeat = link.config.heartbeat;
+        if now >= self.next_beat {
+            if matches!(self.stopping, Stopping::Running | Stopping::Draining(_)) {
+                self.smi("HEARTBEAT");
             }
-            self.process_mailbox(mailbox_ready, &mut stopping);
-            let now = Instant::now();
-            if now >= next_beat {
-                if matches!(stopping, Stopping::Running | Stopping::Draining(_)) {
-                    self.smi("HEARTBEAT");
-                }
-                next_beat = now + heartbeat;
-                if now.duration_since(last_broker_reply) > lost_after {
-                    log::warn!(
-                        "worker {}: no reply from the broker for {:?}; reconnecting",
-                        self.identity,
-                        now.duration_since(last_broker_reply)
-                    );
-                    self.reconnect();
-                    last_broker_reply = now;
-                }
+            self.next_beat = now + heartbeat;
+            let silent = now.duration_since(self.last_broker_reply);
+            if silent > heartbeat * link.config.lost_after_beats.max(1) {
+                log::warn!("worker {}: no reply from the broker for {silent:?}; reconnecting", self.identity);
+                self.reconnect(link);
+                self.last_broker_reply = now;
             }
-            match stopping {
-                Stopping::Draining(deadline) if (self.in_flight == 0 && self.backlog.is_empty()) || now >= deadline => {
-                    if self.in_flight > 0 {
-                        log::warn!("worker {}: {} requests still in flight at stop", self.identity, self.in_flight);
+        }
+        match self.stopping {
+            Stopping::Draining(deadline) => {
+                let in_flight = {
+                    let sched = lock(&link.sched);
+                    sched.running + sched.backlog.len()
+                };
+                if in_flight == 0 || now >= deadline {
+                    if in_flight > 0 {
+                        log::warn!("worker {}: {in_flight} requests still in flight at stop", self.identity);
                     }
                     self.smi("DOWN");
-                    stopping = Stopping::Down(now + self.config.stop_timeout);
+                    self.stopping = Stopping::Down(now + link.config.stop_timeout);
                 }
-                Stopping::Down(deadline) if now >= deadline => {
-                    log::warn!("worker {}: no reply to DOWN; stopping anyway", self.identity);
-                    break;
-                }
-                _ => {}
             }
+            Stopping::Down(deadline) if now >= deadline => {
+                log::warn!("worker {}: no reply to DOWN; stopping anyway", self.identity);
+                self.finished = true;
+            }
+            _ => {}
         }
     }
 
-    /// Sends the replies handlers have queued and acts on commands. Loops until the mailbox is
-    /// empty: a reply frees a slot, which may run an inline handler, which queues a reply.
-    fn process_mailbox(&mut self, pipe_readable: bool, stopping: &mut Stopping) {
-        let mut cmds = self.mailbox.take(pipe_readable);
-        while !cmds.is_empty() {
-            self.mailbox.take_self_queued();
-            for cmd in cmds {
-                match cmd {
-                    Command::Reply(frames) => {
-                        if let Err(e) = self.socket.send_multipart(frames, 0) {
-                            log::error!("worker failed to send a reply: {e}");
-                        }
-                        self.in_flight -= 1;
-                        self.dispatch_backlog();
-                    }
-                    Command::Stop => {
-                        if matches!(stopping, Stopping::Running) {
-                            *stopping = Stopping::Draining(Instant::now() + self.config.stop_timeout);
-                        }
-                    }
+    fn take_commands(&mut self, link: &Link, pipe_readable: bool) {
+        for cmd in self.mailbox.take(pipe_readable) {
+            self.execute(link, cmd);
+        }
+    }
+
+    fn execute(&mut self, link: &Link, cmd: Command) {
+        match cmd {
+            Command::Reply { frames, counted } => {
+                if let Err(e) = self.socket.send_multipart(frames, 0) {
+                    log::error!("worker failed to send a reply: {e}");
+                }
+                if counted {
+                    link.answered();
                 }
             }
-            cmds = self.mailbox.drain_queued();
+            Command::Stop => {
+                if matches!(self.stopping, Stopping::Running) {
+                    self.stopping = Stopping::Draining(Instant::now() + link.config.stop_timeout);
+                }
+            }
         }
     }
 
@@ -605,13 +776,13 @@ impl IoLoop {
         }
     }
 
-    fn reconnect(&mut self) {
+    fn reconnect(&mut self, link: &Link) {
         let identity = protocol::new_identity(&self.sid);
-        match socket::open(Role::Worker, &self.config.broker, Some(&identity), &self.config.socket) {
+        match socket::open(Role::Worker, &link.config.broker, Some(&identity), &link.config.socket) {
             Ok((sock, _)) => {
                 self.socket = sock;
                 self.identity = identity;
-                self.stats.reconnects.fetch_add(1, Ordering::Relaxed);
+                link.stats.reconnects.fetch_add(1, Ordering::Relaxed);
                 self.smi("UP");
             }
             Err(e) => log::error!("worker reconnect failed: {e}"),
@@ -619,7 +790,7 @@ impl IoLoop {
     }
 
     /// Reads everything available. Returns true when a DOWN reply arrived.
-    fn receive_all(&mut self, last_broker_reply: &mut Instant) -> bool {
+    fn receive_all(&mut self, link: &Link) -> bool {
         let mut down_acked = false;
         loop {
             let frames = match self.socket.recv_multipart(zmq::DONTWAIT) {
@@ -630,7 +801,7 @@ impl IoLoop {
                     return down_acked;
                 }
             };
-            *last_broker_reply = Instant::now();
+            self.last_broker_reply = Instant::now();
             match Message::from_frames(&frames) {
                 Ok(msg) if msg.kind == MessageType::Rep => {
                     if msg.address.sid == SMI_SID {
@@ -639,25 +810,36 @@ impl IoLoop {
                     }
                 }
                 Ok(mut msg) => match msg.identity.take() {
-                    Some(client) => self.accept(client, msg, frames),
+                    Some(client) => self.accept(link, client, msg, frames),
                     None => {
-                        self.stats.malformed.fetch_add(1, Ordering::Relaxed);
+                        link.stats.malformed.fetch_add(1, Ordering::Relaxed);
                         log::warn!("worker dropped a request without a client identity (rid {})", msg.rid);
                     }
                 },
-                Err(e) => self.reject_malformed(&frames, e),
+                Err(e) => self.reject_malformed(link, &frames, e),
             }
         }
     }
 
-    fn accept(&mut self, client: String, msg: Message, mut frames: Vec<Vec<u8>>) {
-        self.stats.requests.fetch_add(1, Ordering::Relaxed);
+    /// Queues a request for a handler, or answers it at once (unknown verb, full queue).
+    fn accept(&mut self, link: &Link, client: String, msg: Message, mut frames: Vec<Vec<u8>>) {
+        link.stats.requests.fetch_add(1, Ordering::Relaxed);
         let address_frame = std::mem::take(&mut frames[4]);
         let headers = if msg.headers.is_nil() { Value::Map(Vec::new()) } else { msg.headers };
+        let handler = if msg.address.sid.eq_ignore_ascii_case(&self.sid) {
+            link.handlers.get(&msg.address.verb.to_uppercase()).cloned()
+        } else {
+            None
+        };
+        let mut sched = lock(&link.sched);
+        // The backlog also holds requests about to start (free slots): only the rest wait.
+        let free_slots = link.config.concurrency.saturating_sub(sched.running);
+        let overloaded = sched.backlog.len() >= link.config.max_queue + free_slots;
         let responder = Responder {
             inner: Some(ResponderInner {
-                mailbox: self.mailbox.clone(),
-                stats: self.stats.clone(),
+                link: link.me.clone(),
+                counted: handler.is_some() && !overloaded,
+                stats: link.stats.clone(),
                 client: client.clone(),
                 rid: msg.rid.clone(),
                 address_frame,
@@ -665,14 +847,9 @@ impl IoLoop {
                 started: Instant::now(),
             }),
         };
-        self.in_flight += 1;
-        let handler = if msg.address.sid.eq_ignore_ascii_case(&self.sid) {
-            self.handlers.get(&msg.address.verb.to_uppercase()).cloned()
-        } else {
-            None
-        };
         let Some(handler) = handler else {
-            self.stats.not_found.fetch_add(1, Ordering::Relaxed);
+            drop(sched);
+            link.stats.not_found.fetch_add(1, Ordering::Relaxed);
             log::warn!(
                 "worker {} has no verb {}:{} ({})",
                 self.identity,
@@ -683,9 +860,11 @@ impl IoLoop {
             responder.send(Err(ServiceError::new(status::NOT_FOUND)));
             return;
         };
-        if self.backlog.len() >= self.config.max_queue {
-            self.stats.overloaded.fetch_add(1, Ordering::Relaxed);
-            log::warn!("worker {} queue is full ({}); answering 503", self.identity, self.backlog.len());
+        if overloaded {
+            let queued = sched.backlog.len();
+            drop(sched);
+            link.stats.overloaded.fetch_add(1, Ordering::Relaxed);
+            log::warn!("worker {} queue is full ({queued}); answering 503", self.identity);
             responder.send(Err(ServiceError::with_messages(
                 status::SERVICE_UNAVAILABLE,
                 status::messages(status::SERVICE_UNAVAILABLE).0,
@@ -694,28 +873,14 @@ impl IoLoop {
             return;
         }
         let request = Request { client, rid: msg.rid, address: msg.address, headers, payload: msg.payload };
-        self.backlog.push_back((handler, request, responder));
-        self.dispatch_backlog();
-    }
-
-    fn dispatch_backlog(&mut self) {
-        // `in_flight` counts every accepted request; the ones in the backlog are not running yet.
-        let running = self.in_flight - self.backlog.len();
-        let free = self.config.concurrency.saturating_sub(running);
-        for _ in 0..free {
-            match self.backlog.pop_front() {
-                Some((h, req, resp)) if self.config.inline_handlers => run_handler(&h, req, resp),
-                Some((h, req, resp)) => self.pool.submit(h, req, resp),
-                None => break,
-            }
-        }
+        sched.backlog.push_back((handler, request, responder));
     }
 
     /// A request we cannot parse still gets an answer (400) when it has a request's envelope:
     /// the client identity and rid are echoed as bytes, whatever they hold. Anything else is
     /// logged and counted.
-    fn reject_malformed(&mut self, frames: &[Vec<u8>], error: FrameError) {
-        self.stats.malformed.fetch_add(1, Ordering::Relaxed);
+    fn reject_malformed(&mut self, link: &Link, frames: &[Vec<u8>], error: FrameError) {
+        link.stats.malformed.fetch_add(1, Ordering::Relaxed);
         log::warn!("worker {} dropped a malformed message: {error}", self.identity);
         let answerable =
             frames.len() == 8 && protocol::envelope_offset(frames).is_ok() && frames[2] == MessageType::Req.as_bytes();

@@ -1,0 +1,381 @@
+//! One owner per socket at a time, and that owner may be whichever thread needs the socket.
+//!
+//! A [`Baton`] holds an I/O core (a ZeroMQ socket and the state that goes with it). A thread
+//! that finds it free takes it ([`Baton::try_take`]) and uses the socket itself, so an
+//! uncontended blocking call costs no thread hand-off; a thread that finds it taken stands in
+//! line ([`Baton::enqueue`] and [`Waiter::wait`]) and hands its work over through the
+//! [`Mailbox`](crate::mailbox::Mailbox), which every owner polls next to its socket.
+//!
+//! Letting go ([`Baton::put`]) hands the core straight to the first thread in line; with
+//! nobody in line, to the *fallback* (the client's or worker's own I/O thread, which keeps
+//! timers, heartbeats and callbacks going) if the core still has work for someone
+//! ([`Core::needs_driver`]); otherwise the core stays free for the next caller.
+//!
+//! A waiter is also where a result for its thread arrives ([`Waiter::give`]), so "my reply
+//! came" and "the socket is yours" wake the same condition variable.
+//!
+//! The one rule that keeps work from being stranded: a thread that queues work for the owner
+//! in the mailbox then calls [`Baton::try_take`]; an owner that lets go decides whether a
+//! driver is needed under the baton's lock. Whichever of the two comes second sees the other.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Instant;
+
+/// What a baton holds.
+pub trait Core: Send {
+    /// Whether a thread must keep polling this core after its owner lets go (calls in
+    /// flight, queued commands, heartbeats). Evaluated under the baton's lock.
+    fn needs_driver(&self) -> bool;
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// What a wait ended with.
+pub enum Turn<C, T> {
+    /// The core is this thread's now: drive it, then [`Baton::put`] it back.
+    Core(C),
+    /// A result for this thread (a reply, a job).
+    Value(T),
+    /// The deadline passed (or [`Waiter::wake`] was called) with neither.
+    TimedOut,
+    /// The baton was closed: no core will come any more.
+    Closed,
+}
+
+struct WaiterState<C, T> {
+    core: Option<C>,
+    value: Option<T>,
+    woken: bool,
+    closed: bool,
+}
+
+/// A thread's place in a baton's line, and its mailbox for one result.
+pub struct Waiter<C, T> {
+    state: Mutex<WaiterState<C, T>>,
+    ready: Condvar,
+}
+
+impl<C, T> Default for Waiter<C, T> {
+    fn default() -> Self {
+        Waiter { state: Mutex::new(WaiterState { core: None, value: None, woken: false, closed: false }), ready: Condvar::new() }
+    }
+}
+
+impl<C, T> Waiter<C, T> {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Waiter::default())
+    }
+
+    /// Delivers a result; the waiting thread wakes. A later value replaces an unread one.
+    pub fn give(&self, value: T) {
+        lock(&self.state).value = Some(value);
+        self.ready.notify_one();
+    }
+
+    /// Takes a delivered result without waiting.
+    pub fn take_value(&self) -> Option<T> {
+        lock(&self.state).value.take()
+    }
+
+    pub fn has_value(&self) -> bool {
+        lock(&self.state).value.is_some()
+    }
+
+    /// Ends the current [`Waiter::wait`] early with [`Turn::TimedOut`] (an interrupt).
+    pub fn wake(&self) {
+        lock(&self.state).woken = true;
+        self.ready.notify_one();
+    }
+
+    /// Consumes a [`Waiter::wake`] that came while this thread was not waiting (it was
+    /// driving the socket).
+    pub fn take_woken(&self) -> bool {
+        std::mem::take(&mut lock(&self.state).woken)
+    }
+
+    fn hand(&self, core: C) {
+        lock(&self.state).core = Some(core);
+        self.ready.notify_one();
+    }
+
+    fn take_core(&self) -> Option<C> {
+        lock(&self.state).core.take()
+    }
+
+    /// Blocks until a result, the core, the deadline (`None`: none), a [`Waiter::wake`] or the
+    /// baton's close. A result wins over the core: the caller must then still
+    /// [`Baton::leave`] the line, which returns a core handed over meanwhile.
+    pub fn wait(&self, deadline: Option<Instant>) -> Turn<C, T> {
+        let mut s = lock(&self.state);
+        loop {
+            if let Some(v) = s.value.take() {
+                return Turn::Value(v);
+            }
+            if let Some(c) = s.core.take() {
+                return Turn::Core(c);
+            }
+            if s.closed {
+                return Turn::Closed;
+            }
+            if std::mem::take(&mut s.woken) {
+                return Turn::TimedOut;
+            }
+            s = match deadline {
+                None => self.ready.wait(s).unwrap_or_else(|p| p.into_inner()),
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        return Turn::TimedOut;
+                    }
+                    self.ready.wait_timeout(s, d - now).unwrap_or_else(|p| p.into_inner()).0
+                }
+            };
+        }
+    }
+}
+
+struct BatonState<C, T> {
+    /// `Some` while free.
+    core: Option<C>,
+    line: VecDeque<Arc<Waiter<C, T>>>,
+    /// Gets the core when nobody is in line and it still needs a driver.
+    fallback: Option<Arc<Waiter<C, T>>>,
+    /// Whether the fallback holds the core (it then gives way to anyone who lines up).
+    fallback_holds: bool,
+    closed: bool,
+}
+
+/// See the module documentation.
+pub struct Baton<C, T> {
+    state: Mutex<BatonState<C, T>>,
+}
+
+impl<C: Core, T> Baton<C, T> {
+    /// A baton holding `core`, free. `fallback` is the waiter of the thread that drives the
+    /// core when nobody else does (see [`Baton::put`]).
+    pub fn new(core: C, fallback: Arc<Waiter<C, T>>) -> Baton<C, T> {
+        Baton {
+            state: Mutex::new(BatonState {
+                core: Some(core),
+                line: VecDeque::new(),
+                fallback: Some(fallback),
+                fallback_holds: false,
+                closed: false,
+            }),
+        }
+    }
+
+    /// Takes the core if it is free.
+    pub fn try_take(&self) -> Option<C> {
+        let mut s = lock(&self.state);
+        if s.closed {
+            return None;
+        }
+        s.core.take()
+    }
+
+    /// Takes the core if it is free, or puts `me` in line for it (then [`Waiter::wait`]).
+    /// `Err(())` once the baton is closed.
+    pub fn enqueue(&self, me: &Arc<Waiter<C, T>>) -> Result<Option<C>, ()> {
+        let mut s = lock(&self.state);
+        if s.closed {
+            return Err(());
+        }
+        if let Some(core) = s.core.take() {
+            return Ok(Some(core));
+        }
+        if !s.line.iter().any(|w| Arc::ptr_eq(w, me)) {
+            s.line.push_back(me.clone());
+        }
+        Ok(None)
+    }
+
+    /// Leaves the line (after a result or a timeout); returns the core if it was handed to
+    /// `me` meanwhile: the caller owns it and must drive it or [`Baton::put`] it back.
+    pub fn leave(&self, me: &Arc<Waiter<C, T>>) -> Option<C> {
+        lock(&self.state).line.retain(|w| !Arc::ptr_eq(w, me));
+        // Handing happens under the baton's lock, so nothing can arrive after the retain.
+        me.take_core()
+    }
+
+    /// Whether threads are in line (an owner that is only standing in may give way).
+    pub fn has_line(&self) -> bool {
+        !lock(&self.state).line.is_empty()
+    }
+
+    /// Whether the fallback thread is the owner now.
+    pub fn fallback_holds(&self) -> bool {
+        lock(&self.state).fallback_holds
+    }
+
+    /// Lets go of the core: to the first thread in line, else to the fallback if the core
+    /// needs a driver, else it stays free.
+    pub fn put(&self, core: C) {
+        let mut s = lock(&self.state);
+        s.fallback_holds = false;
+        if let Some(next) = s.line.pop_front() {
+            next.hand(core);
+        } else if core.needs_driver() && !s.closed {
+            match s.fallback.clone() {
+                Some(fallback) => {
+                    s.fallback_holds = true;
+                    fallback.hand(core);
+                }
+                None => s.core = Some(core),
+            }
+        } else {
+            s.core = Some(core);
+        }
+    }
+
+    /// Marks the calling thread, the fallback, as the owner of a core it was handed (see
+    /// [`Baton::fallback_holds`]).
+    pub fn note_fallback_holds(&self) {
+        lock(&self.state).fallback_holds = true;
+    }
+
+    /// Delivers `value` to the first thread in line (it leaves the line); `Err(value)` when
+    /// nobody is waiting.
+    pub fn give_to_next(&self, value: T) -> Result<(), T> {
+        let mut s = lock(&self.state);
+        match s.line.pop_front() {
+            Some(w) => {
+                w.give(value);
+                Ok(())
+            }
+            None => Err(value),
+        }
+    }
+
+    /// Number of threads in line.
+    pub fn line_len(&self) -> usize {
+        lock(&self.state).line.len()
+    }
+
+    /// No core will be handed out any more: every waiter (the fallback included) wakes with
+    /// [`Turn::Closed`]. The owner keeps (and drops) the core it holds.
+    pub fn close(&self) {
+        let mut s = lock(&self.state);
+        s.closed = true;
+        s.core = None;
+        let fallback = s.fallback.take();
+        let waiters: Vec<_> = s.line.drain(..).chain(fallback).collect();
+        drop(s);
+        for w in waiters {
+            lock(&w.state).closed = true;
+            w.ready.notify_all();
+        }
+    }
+
+    pub fn is_closed(&self) -> bool {
+        lock(&self.state).closed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    struct Counter {
+        work: usize,
+    }
+    impl Core for Counter {
+        fn needs_driver(&self) -> bool {
+            self.work > 0
+        }
+    }
+
+    #[test]
+    fn free_core_is_taken_and_returned() {
+        let fallback = Waiter::new();
+        let baton: Baton<Counter, ()> = Baton::new(Counter { work: 0 }, fallback.clone());
+        let core = baton.try_take().expect("free");
+        assert!(baton.try_take().is_none());
+        baton.put(core);
+        assert!(baton.try_take().is_some(), "no work: stays free, not handed to the fallback");
+    }
+
+    #[test]
+    fn put_prefers_the_line_then_the_fallback() {
+        let fallback = Waiter::new();
+        let baton: Baton<Counter, ()> = Baton::new(Counter { work: 1 }, fallback.clone());
+        let core = baton.try_take().unwrap();
+        let me = Waiter::new();
+        assert!(baton.enqueue(&me).unwrap().is_none());
+        baton.put(core);
+        let core = match me.wait(Some(Instant::now() + Duration::from_secs(1))) {
+            Turn::Core(c) => c,
+            _ => panic!("the waiter in line gets the core"),
+        };
+        baton.put(core);
+        assert!(matches!(fallback.wait(Some(Instant::now())), Turn::Core(_)), "work left: fallback gets it");
+        assert!(baton.fallback_holds());
+    }
+
+    #[test]
+    fn a_value_ends_a_wait_and_leave_returns_a_handed_core() {
+        let fallback = Waiter::new();
+        let baton: Baton<Counter, u32> = Baton::new(Counter { work: 0 }, fallback);
+        let core = baton.try_take().unwrap();
+        let me = Waiter::new();
+        assert!(baton.enqueue(&me).unwrap().is_none());
+        me.give(7);
+        baton.put(core); // handed to `me`, still in line
+        assert!(matches!(me.wait(None), Turn::Value(7)));
+        assert!(baton.leave(&me).is_some(), "the core handed meanwhile comes back");
+        assert!(baton.try_take().is_none(), "and is ours until we put it back");
+    }
+
+    #[test]
+    fn one_owner_at_a_time_under_contention() {
+        let fallback = Waiter::new();
+        let baton: Arc<Baton<Counter, ()>> = Arc::new(Baton::new(Counter { work: 0 }, fallback));
+        let owners = Arc::new(AtomicUsize::new(0));
+        let rounds = Arc::new(AtomicUsize::new(0));
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let (baton, owners, rounds) = (baton.clone(), owners.clone(), rounds.clone());
+                std::thread::spawn(move || {
+                    let me = Waiter::new();
+                    for _ in 0..2000 {
+                        let core = match baton.enqueue(&me).unwrap() {
+                            Some(c) => c,
+                            None => match me.wait(None) {
+                                Turn::Core(c) => c,
+                                _ => unreachable!(),
+                            },
+                        };
+                        assert_eq!(owners.fetch_add(1, Ordering::SeqCst), 0, "two owners at once");
+                        rounds.fetch_add(1, Ordering::SeqCst);
+                        owners.fetch_sub(1, Ordering::SeqCst);
+                        baton.put(core);
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(rounds.load(Ordering::SeqCst), 8000);
+    }
+
+    #[test]
+    fn close_wakes_everyone() {
+        let fallback = Waiter::new();
+        let baton: Arc<Baton<Counter, ()>> = Arc::new(Baton::new(Counter { work: 0 }, fallback.clone()));
+        let _core = baton.try_take().unwrap();
+        let me = Waiter::new();
+        assert!(baton.enqueue(&me).unwrap().is_none());
+        let b = baton.clone();
+        let t = std::thread::spawn(move || b.close());
+        assert!(matches!(me.wait(None), Turn::Closed));
+        assert!(matches!(fallback.wait(None), Turn::Closed));
+        t.join().unwrap();
+        assert!(baton.enqueue(&me).is_err());
+    }
+}
