@@ -20,4 +20,5 @@ if ! pkg-config --exists libzmq 2>/dev/null && command -v apt-get >/dev/null; th
 fi
 cd bindings/node
 # --ignore-scripts: tools only; the addon is built by the install step of scripts/test-node.sh.
-npm install --ignore-scripts --no-audit --no-fund --loglevel=error
+# `npm ci`: exactly the committed lock file, which it never rewrites (a clean tree after CI).
+npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
