@@ -143,8 +143,8 @@ struct BatonState<C, T> {
     line: VecDeque<Arc<Waiter<C, T>>>,
     /// Gets the core when nobody is in line and it still needs a driver.
     fallback: Option<Arc<Waiter<C, T>>>,
-    /// Whether the fallback holds the core (it then gives way to anyone who lines up).
-    fallback_holds: bool,
+    /// The waiter last handed the core, which may not have woken to pick it up yet.
+    in_transit: Option<Arc<Waiter<C, T>>>,
     closed: bool,
 }
 
@@ -162,19 +162,28 @@ impl<C: Core, T> Baton<C, T> {
                 core: Some(core),
                 line: VecDeque::new(),
                 fallback: Some(fallback),
-                fallback_holds: false,
+                in_transit: None,
                 closed: false,
             }),
         }
     }
 
-    /// Takes the core if it is free.
+    /// Takes the core if it is free, or if it was handed to a waiter that has not woken to
+    /// pick it up yet (that waiter goes back to the front of the line). The second case is what
+    /// lets a handler thread that handed the socket on before a short handler send its reply
+    /// itself: the next leader is still waking up.
     pub fn try_take(&self) -> Option<C> {
         let mut s = lock(&self.state);
         if s.closed {
             return None;
         }
-        s.core.take()
+        if let Some(core) = s.core.take() {
+            return Some(core);
+        }
+        let waiter = s.in_transit.take()?;
+        let core = waiter.take_core()?;
+        s.line.push_front(waiter);
+        Some(core)
     }
 
     /// Takes the core if it is free, or puts `me` in line for it (then [`Waiter::wait`]).
@@ -206,22 +215,16 @@ impl<C: Core, T> Baton<C, T> {
         !lock(&self.state).line.is_empty()
     }
 
-    /// Whether the fallback thread is the owner now.
-    pub fn fallback_holds(&self) -> bool {
-        lock(&self.state).fallback_holds
-    }
-
     /// Lets go of the core: to the first thread in line, else to the fallback if the core
     /// needs a driver, else it stays free.
     pub fn put(&self, core: C) {
         let mut s = lock(&self.state);
-        s.fallback_holds = false;
         if let Some(next) = s.line.pop_front() {
             next.hand(core);
+            s.in_transit = Some(next);
         } else if core.needs_driver() && !s.closed {
             match s.fallback.clone() {
                 Some(fallback) => {
-                    s.fallback_holds = true;
                     fallback.hand(core);
                 }
                 None => s.core = Some(core),
@@ -229,12 +232,6 @@ impl<C: Core, T> Baton<C, T> {
         } else {
             s.core = Some(core);
         }
-    }
-
-    /// Marks the calling thread, the fallback, as the owner of a core it was handed (see
-    /// [`Baton::fallback_holds`]).
-    pub fn note_fallback_holds(&self) {
-        lock(&self.state).fallback_holds = true;
     }
 
     /// Delivers `value` to the first thread in line (it leaves the line); `Err(value)` when
@@ -248,11 +245,6 @@ impl<C: Core, T> Baton<C, T> {
             }
             None => Err(value),
         }
-    }
-
-    /// Number of threads in line.
-    pub fn line_len(&self) -> usize {
-        lock(&self.state).line.len()
     }
 
     /// No core will be handed out any more: every waiter (the fallback included) wakes with
@@ -270,9 +262,6 @@ impl<C: Core, T> Baton<C, T> {
         }
     }
 
-    pub fn is_closed(&self) -> bool {
-        lock(&self.state).closed
-    }
 }
 
 #[cfg(test)]
@@ -314,7 +303,6 @@ mod tests {
         };
         baton.put(core);
         assert!(matches!(fallback.wait(Some(Instant::now())), Turn::Core(_)), "work left: fallback gets it");
-        assert!(baton.fallback_holds());
     }
 
     #[test]
@@ -329,6 +317,20 @@ mod tests {
         assert!(matches!(me.wait(None), Turn::Value(7)));
         assert!(baton.leave(&me).is_some(), "the core handed meanwhile comes back");
         assert!(baton.try_take().is_none(), "and is ours until we put it back");
+    }
+
+    #[test]
+    fn a_core_in_transit_can_be_taken_back_and_the_waiter_keeps_its_place() {
+        let fallback = Waiter::new();
+        let baton: Baton<Counter, ()> = Baton::new(Counter { work: 1 }, fallback.clone());
+        let core = baton.try_take().unwrap();
+        let next = Waiter::new();
+        assert!(baton.enqueue(&next).unwrap().is_none());
+        baton.put(core); // handed to `next`, which has not woken yet
+        let core = baton.try_take().expect("taken back before `next` picked it up");
+        baton.put(core);
+        assert!(matches!(next.wait(Some(Instant::now())), Turn::Core(_)), "`next` is first in line again");
+        assert!(matches!(fallback.wait(Some(Instant::now())), Turn::TimedOut), "the fallback got nothing");
     }
 
     #[test]
