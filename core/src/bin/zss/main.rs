@@ -47,6 +47,22 @@ enum Command {
     /// The Rust reference for the bindings' client overhead (scripts/bench.sh).
     #[command(hide = true, name = "bench-client")]
     BenchClient(BenchClientArgs),
+    /// (bench helper) The broker alone with hand-written clients and workers: synchronous and
+    /// pipelined rates as JSON (scripts/bench-nats.sh sets them next to NATS).
+    #[command(hide = true, name = "bench-broker-alone")]
+    BenchBrokerAlone(BenchBrokerAloneArgs),
+}
+
+#[derive(Args)]
+struct BenchBrokerAloneArgs {
+    #[arg(long, default_value_t = 3.0)]
+    seconds: f64,
+    #[arg(long, default_value_t = 4)]
+    clients: usize,
+    #[arg(long, default_value_t = 2)]
+    workers: usize,
+    #[arg(long, default_value_t = 32)]
+    in_flight: usize,
 }
 
 #[derive(Args)]
@@ -172,6 +188,10 @@ fn main() -> ExitCode {
             Ok(())
         }
         Command::BenchClient(args) => run_bench_client(args),
+        Command::BenchBrokerAlone(a) => {
+            println!("{}", bench::broker_alone_json(a.seconds, a.clients, a.workers, a.in_flight));
+            Ok(())
+        }
         Command::Services(args) => run_management("SERVICES", args, print_services),
         Command::Stats(args) => run_management("STATS", args, print_stats),
     };
