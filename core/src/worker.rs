@@ -331,6 +331,7 @@ impl Worker {
             last_broker_reply: now,
             stopping: Stopping::Running,
             finished: false,
+            handlers: self.handlers,
         };
         // Register before anyone serves.
         core.smi("UP");
@@ -342,7 +343,6 @@ impl Worker {
             baton: Baton::new(core, io_waiter.clone()),
             mailbox,
             sched: Mutex::new(Sched { backlog: VecDeque::new(), running: 0 }),
-            handlers: self.handlers,
             stats: Arc::new(WorkerStats::default()),
             stopped: Oneshot::new(),
             config,
@@ -457,7 +457,6 @@ struct Link {
     mailbox: Arc<Mailbox<Command>>,
     /// Locked before the baton's own lock wherever both are held.
     sched: Mutex<Sched>,
-    handlers: HashMap<String, HandlerFn>,
     config: WorkerConfig,
     stats: Arc<WorkerStats>,
     stopped: Oneshot<()>,
@@ -665,6 +664,9 @@ struct Core {
     stopping: Stopping,
     /// Unregistered (or gave up on it): the owner ends the worker.
     finished: bool,
+    /// Here rather than in the [`Link`]: they go when the worker ends, and with them whatever
+    /// they hold (a binding's handle on its runtime that keeps a process alive, say).
+    handlers: HashMap<String, HandlerFn>,
 }
 
 impl baton::Core for Core {
@@ -827,7 +829,7 @@ impl Core {
         let address_frame = std::mem::take(&mut frames[4]);
         let headers = if msg.headers.is_nil() { Value::Map(Vec::new()) } else { msg.headers };
         let handler = if msg.address.sid.eq_ignore_ascii_case(&self.sid) {
-            link.handlers.get(&msg.address.verb.to_uppercase()).cloned()
+            self.handlers.get(&msg.address.verb.to_uppercase()).cloned()
         } else {
             None
         };

@@ -201,3 +201,23 @@ fn with_every_handler_busy_the_io_thread_keeps_the_worker_registered() {
     assert_eq!(hung.wait().unwrap().status, 204);
     assert_eq!(queued.wait().unwrap().payload.as_str(), Some("queued"));
 }
+
+#[test]
+fn a_stopped_worker_lets_go_of_its_handlers() {
+    // Bindings rely on it: a handler that holds a handle on its runtime (Node's thread-safe
+    // function) must not keep that runtime alive once the worker has stopped.
+    let broker = broker();
+    let held = Arc::new(());
+    let mut w = Worker::new(worker_config(broker.backend_endpoint(), "svc"));
+    let in_handler = held.clone();
+    w.verb("echo", move |req| {
+        let _ = &in_handler;
+        Ok(Response::ok(req.payload.clone()))
+    });
+    let running = w.start().unwrap();
+    wait_for_workers(&broker, 1);
+    assert_eq!(client(&broker, Duration::from_secs(2)).call("echo", 1).unwrap().payload.as_i64(), Some(1));
+    running.join();
+    assert!(wait_until(Duration::from_secs(2), || Arc::strong_count(&held) == 1), "handlers dropped at stop, before the handle");
+    drop(running);
+}
