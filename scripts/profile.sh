@@ -4,20 +4,69 @@
 # build), as a flame graph and as a table of time per process, thread and library.
 #
 #   scripts/profile.sh [SECONDS]     → target/profile/sync.svg (flame graph), sync.txt (tables)
+#   scripts/profile.sh --pipelined [SECONDS]
+#       → target/profile/peak.txt: the broker process alone at its pipelined peak (hand-written
+#         clients and workers, `zss bench-broker-alone --pipelined-only`): its threads,
+#         libraries, kernel activity and hottest symbols, and the cost per request
 #
 # Installs what it needs when missing: perf (Debian's linux-perf) and inferno (cargo install,
 # for the flame graph). Needs perf_event_paranoid ≤ 1 or root, as any system-wide profile.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
+mode=sync
+[ "${1:-}" = "--pipelined" ] && { mode=pipelined; shift; }
 seconds=${1:-5}
 out=target/profile
 mkdir -p "$out"
 
 command -v perf >/dev/null || apt_install_missing profile linux-perf
-command -v inferno-flamegraph >/dev/null || cargo install --locked -q inferno
+[ $mode = pipelined ] || command -v inferno-flamegraph >/dev/null || cargo install --locked -q inferno
 cargo build --release --locked -q -p zss --bin zss </dev/null
 zss=$PWD/target/release/zss
+
+if [ $mode = pipelined ]; then
+  "$zss" --log-level error bench-broker-alone --pipelined-only --seconds $((seconds + 2)) >"$out/peak.json" &
+  bench=$!
+  broker=""
+  for _ in $(seq 50); do
+    broker=$(pgrep -n -f "zss broker --frontend tcp://127.0.0.1" || true)
+    [ -n "$broker" ] && break
+    sleep 0.1
+  done
+  [ -n "$broker" ] || { echo "profile: no broker process found" >&2; exit 1; }
+  sleep 1  # past the ramp-up
+  echo "==> profiling the broker (pid $broker) for $seconds s at its pipelined peak"
+  perf stat -e task-clock,context-switches,instructions -p "$broker" -o "$out/peak.stat" -- sleep "$seconds" 2>/dev/null &
+  stat=$!
+  perf record -q -F 999 -g -p "$broker" -o "$out/peak.data" -- sleep "$seconds" 2>/dev/null
+  wait "$stat" || true
+  wait "$bench"
+  python3 - "$out/peak.json" "$out/peak.stat" "$seconds" <<'PY' >"$out/peak.txt"
+import json, re, sys
+rps = json.load(open(sys.argv[1]))["pipelined"]["rps"]
+seconds = float(sys.argv[3])
+requests = rps * seconds
+print(f"broker alone at its pipelined peak: {rps:,.0f} requests/s (4 clients x 32 in flight, 2 workers)")
+for line in open(sys.argv[2]):
+    m = re.match(r"\s*([\d,.]+)\s+(msec task-clock|context-switches|instructions)", line)
+    if m:
+        value = float(m.group(1).replace(",", ""))
+        unit = {"msec task-clock": "µs of CPU", "context-switches": "context switches", "instructions": "instructions"}[m.group(2)]
+        scale = 1000.0 if unit == "µs of CPU" else 1.0
+        print(f"  {value * scale / requests:10.2f} {unit} per request")
+PY
+  {
+    echo
+    echo "== the broker's time by thread and library"
+    perf report -i "$out/peak.data" --no-children --sort comm,dso -q -g none --stdio 2>/dev/null | sed -n 1,12p
+    echo
+    echo "== hottest symbols"
+    perf report -i "$out/peak.data" --no-children --sort dso,sym -q -g none --stdio 2>/dev/null | sed -n 1,30p
+  } >>"$out/peak.txt"
+  cat "$out/peak.txt"
+  exit 0
+fi
 
 start_echo_service "$zss" BENCH
 

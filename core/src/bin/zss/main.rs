@@ -63,6 +63,9 @@ struct BenchBrokerAloneArgs {
     workers: usize,
     #[arg(long, default_value_t = 32)]
     in_flight: usize,
+    /// Only the pipelined case (what scripts/profile.sh --pipelined profiles).
+    #[arg(long)]
+    pipelined_only: bool,
 }
 
 #[derive(Args)]
@@ -189,7 +192,13 @@ fn main() -> ExitCode {
         }
         Command::BenchClient(args) => run_bench_client(args),
         Command::BenchBrokerAlone(a) => {
-            println!("{}", bench::broker_alone_json(a.seconds, a.clients, a.workers, a.in_flight));
+            let doc = if a.pipelined_only {
+                let rps = bench::broker_alone_pipelined(a.seconds, a.clients, a.workers, a.in_flight);
+                serde_json::json!({"pipelined": {"clients": a.clients, "workers": a.workers, "in_flight": a.in_flight, "rps": rps}})
+            } else {
+                bench::broker_alone_json(a.seconds, a.clients, a.workers, a.in_flight)
+            };
+            println!("{doc}");
             Ok(())
         }
         Command::Services(args) => run_management("SERVICES", args, print_services),
