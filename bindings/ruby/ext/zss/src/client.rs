@@ -1,14 +1,13 @@
 //! `ZSS::Native::Client`: one core client (one socket, many calls in flight, thread-safe).
 //!
-//! A call is sent from the calling Ruby thread and its completion (on the core's I/O thread)
-//! fills a [`Slot`]; the Ruby thread waits for the slot with the GVL released, so other Ruby
-//! threads run meanwhile and Ctrl-C / `Thread#kill` / `Timeout.timeout` interrupt the wait. An
-//! interrupted call stays in flight in the core until its reply or timeout; its outcome is
-//! then dropped.
+//! A call is sent from the calling Ruby thread and waited for with the GVL released (the core's
+//! `PendingReply`, which reads the socket on this thread when no other thread is using it), so
+//! other Ruby threads run meanwhile and Ctrl-C / `Thread#kill` / `Timeout.timeout` interrupt
+//! the wait. An interrupted call stays in flight in the core until its reply or timeout; its
+//! outcome is then dropped.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use magnus::{Error, RArray, Ruby, Value as RValue};
 
@@ -19,39 +18,6 @@ use crate::gvl;
 #[magnus::wrap(class = "ZSS::Native::Client", free_immediately, size)]
 pub struct Client {
     inner: zss::Client,
-}
-
-/// One call's outcome, set once by the completion, waited for by one Ruby thread.
-struct Slot {
-    value: Mutex<Option<zss::Result<zss::Reply>>>,
-    ready: Condvar,
-}
-
-impl Slot {
-    fn set(&self, result: zss::Result<zss::Reply>) {
-        *self.value.lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
-        self.ready.notify_all();
-    }
-
-    /// Blocks until the outcome is in, `interrupted` is set or `until` has passed.
-    fn take(&self, interrupted: &AtomicBool, until: Instant) -> Option<zss::Result<zss::Reply>> {
-        let mut value = self.value.lock().unwrap_or_else(|p| p.into_inner());
-        loop {
-            if let Some(v) = value.take() {
-                return Some(v);
-            }
-            let now = Instant::now();
-            if interrupted.load(Ordering::SeqCst) || now >= until {
-                return None;
-            }
-            value = self.ready.wait_timeout(value, until - now).unwrap_or_else(|p| p.into_inner()).0;
-        }
-    }
-
-    fn wake(&self) {
-        drop(self.value.lock().unwrap_or_else(|p| p.into_inner()));
-        self.ready.notify_all();
-    }
 }
 
 fn millis(ruby: &Ruby, what: &str, ms: f64) -> Result<Duration, Error> {
@@ -92,10 +58,19 @@ impl Client {
         if let Some(ms) = timeout_ms {
             call.timeout = Some(millis(ruby, "timeout", ms)?);
         }
-        let slot = Arc::new(Slot { value: Mutex::new(None), ready: Condvar::new() });
-        let setter = slot.clone();
-        rb_self.inner.send(call, Box::new(move |r| setter.set(r))).map_err(|e| to_rb(ruby, e))?;
-        let result = gvl::wait(ruby, |interrupted, until| slot.take(interrupted, until), || slot.wake())?;
+        let pending = rb_self.inner.start(call).map_err(|e| to_rb(ruby, e))?;
+        // The wait drives the socket itself when no other thread is using it (no hand-off);
+        // the unblock function's wake ends it early, in a socket poll or a condvar wait alike.
+        let result = gvl::wait(
+            ruby,
+            |interrupted, until| {
+                if interrupted.load(Ordering::SeqCst) {
+                    return None;
+                }
+                pending.wait_until(Some(until))
+            },
+            || pending.wake(),
+        )?;
         let reply = result.map_err(|e| to_rb(ruby, e))?;
         let out = ruby.ary_new_capa(3);
         out.push(reply.status)?;
