@@ -33,6 +33,16 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// What [`Baton::enqueue`] did.
+pub enum Place<C> {
+    /// The core was free: it is the caller's now.
+    Took(C),
+    /// The caller is in line: [`Waiter::wait`] for the core or a result.
+    InLine,
+    /// The baton is closed.
+    Closed,
+}
+
 /// What a wait ended with.
 pub enum Turn<C, T> {
     /// The core is this thread's now: drive it, then [`Baton::put`] it back.
@@ -187,19 +197,18 @@ impl<C: Core, T> Baton<C, T> {
     }
 
     /// Takes the core if it is free, or puts `me` in line for it (then [`Waiter::wait`]).
-    /// `Err(())` once the baton is closed.
-    pub fn enqueue(&self, me: &Arc<Waiter<C, T>>) -> Result<Option<C>, ()> {
+    pub fn enqueue(&self, me: &Arc<Waiter<C, T>>) -> Place<C> {
         let mut s = lock(&self.state);
         if s.closed {
-            return Err(());
+            return Place::Closed;
         }
         if let Some(core) = s.core.take() {
-            return Ok(Some(core));
+            return Place::Took(core);
         }
         if !s.line.iter().any(|w| Arc::ptr_eq(w, me)) {
             s.line.push_back(me.clone());
         }
-        Ok(None)
+        Place::InLine
     }
 
     /// Leaves the line (after a result or a timeout); returns the core if it was handed to
@@ -295,7 +304,7 @@ mod tests {
         let baton: Baton<Counter, ()> = Baton::new(Counter { work: 1 }, fallback.clone());
         let core = baton.try_take().unwrap();
         let me = Waiter::new();
-        assert!(baton.enqueue(&me).unwrap().is_none());
+        assert!(matches!(baton.enqueue(&me), Place::InLine));
         baton.put(core);
         let core = match me.wait(Some(Instant::now() + Duration::from_secs(1))) {
             Turn::Core(c) => c,
@@ -311,7 +320,7 @@ mod tests {
         let baton: Baton<Counter, u32> = Baton::new(Counter { work: 0 }, fallback);
         let core = baton.try_take().unwrap();
         let me = Waiter::new();
-        assert!(baton.enqueue(&me).unwrap().is_none());
+        assert!(matches!(baton.enqueue(&me), Place::InLine));
         me.give(7);
         baton.put(core); // handed to `me`, still in line
         assert!(matches!(me.wait(None), Turn::Value(7)));
@@ -325,7 +334,7 @@ mod tests {
         let baton: Baton<Counter, ()> = Baton::new(Counter { work: 1 }, fallback.clone());
         let core = baton.try_take().unwrap();
         let next = Waiter::new();
-        assert!(baton.enqueue(&next).unwrap().is_none());
+        assert!(matches!(baton.enqueue(&next), Place::InLine));
         baton.put(core); // handed to `next`, which has not woken yet
         let core = baton.try_take().expect("taken back before `next` picked it up");
         baton.put(core);
@@ -345,9 +354,9 @@ mod tests {
                 std::thread::spawn(move || {
                     let me = Waiter::new();
                     for _ in 0..2000 {
-                        let core = match baton.enqueue(&me).unwrap() {
-                            Some(c) => c,
-                            None => match me.wait(None) {
+                        let core = match baton.enqueue(&me) {
+                            Place::Took(c) => c,
+                            _ => match me.wait(None) {
                                 Turn::Core(c) => c,
                                 _ => unreachable!(),
                             },
@@ -372,12 +381,12 @@ mod tests {
         let baton: Arc<Baton<Counter, ()>> = Arc::new(Baton::new(Counter { work: 0 }, fallback.clone()));
         let _core = baton.try_take().unwrap();
         let me = Waiter::new();
-        assert!(baton.enqueue(&me).unwrap().is_none());
+        assert!(matches!(baton.enqueue(&me), Place::InLine));
         let b = baton.clone();
         let t = std::thread::spawn(move || b.close());
         assert!(matches!(me.wait(None), Turn::Closed));
         assert!(matches!(fallback.wait(None), Turn::Closed));
         t.join().unwrap();
-        assert!(baton.enqueue(&me).is_err());
+        assert!(matches!(baton.enqueue(&me), Place::Closed));
     }
 }

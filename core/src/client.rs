@@ -9,7 +9,7 @@
 //! Callbacks ([`Client::send`]), the pollable [`PendingReply`] and the bindings' futures all
 //! sit on this one mechanism.
 
-use crate::baton::{self, Baton, Turn, Waiter};
+use crate::baton::{self, Baton, Place, Turn, Waiter};
 use crate::error::{status, Error, Result, ServiceError};
 use crate::mailbox::{self, Mailbox};
 use crate::msgpack::Value;
@@ -357,9 +357,9 @@ impl PendingReply {
                 return Some(result);
             }
             let core = match link.baton.enqueue(&self.waiter) {
-                Err(()) => return Some(self.waiter.take_value().unwrap_or(Err(Error::Closed))),
-                Ok(Some(core)) => core,
-                Ok(None) => match self.waiter.wait(until) {
+                Place::Closed => return Some(self.waiter.take_value().unwrap_or(Err(Error::Closed))),
+                Place::Took(core) => core,
+                Place::InLine => match self.waiter.wait(until) {
                     Turn::Core(core) => core,
                     Turn::Value(result) => {
                         if let Some(core) = link.baton.leave(&self.waiter) {

@@ -12,7 +12,7 @@
 //! at any time; the reply is encoded on the answering thread.
 
 use crate::error::{status, Error, Result, ServiceError};
-use crate::baton::{self, Baton, Turn, Waiter};
+use crate::baton::{self, Baton, Place, Turn, Waiter};
 use crate::mailbox::{self, Mailbox, Oneshot};
 use crate::msgpack::{self, Value};
 use crate::protocol::{self, Address, FrameError, Message, MessageType, RequestTag, PROTOCOL, SMI_SID};
@@ -548,15 +548,15 @@ fn handler_thread(link: &Link) {
             match link.next_job(&mut sched) {
                 Some(job) => job,
                 None => match link.baton.enqueue(&me) {
-                    Err(()) => return,
-                    Ok(Some(core)) => {
+                    Place::Closed => return,
+                    Place::Took(core) => {
                         drop(sched);
                         match lead(link, core) {
                             Some(job) => job,
                             None => return,
                         }
                     }
-                    Ok(None) => {
+                    Place::InLine => {
                         drop(sched);
                         match me.wait(None) {
                             Turn::Value(job) => job,
