@@ -11,6 +11,13 @@
 //! timers, heartbeats and callbacks going) if the core still has work for someone
 //! ([`Core::needs_driver`]); otherwise the core stays free for the next caller.
 //!
+//! An owner about to do something short without the socket (a worker running a handler that
+//! has been answering within microseconds) may *park* it instead ([`Baton::park`]): the core
+//! stays free for anyone who needs it for a moment (a reply from another thread), nobody is
+//! woken, and the parker takes it back afterwards ([`Baton::unpark`]). If it does not come back
+//! within [`PARK_GRACE`], the fallback, which watches while parks happen, takes over
+//! ([`Baton::take_stale_park`]), so heartbeats never wait long behind a handler.
+//!
 //! A waiter is also where a result for its thread arrives ([`Waiter::give`]), so "my reply
 //! came" and "the socket is yours" wake the same condition variable.
 //!
@@ -20,7 +27,12 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+/// How long a parked core may go undriven before the fallback takes it over.
+pub const PARK_GRACE: Duration = Duration::from_millis(1);
+/// The fallback stops watching for stale parks after this long without one.
+const WATCH_FOR: Duration = Duration::from_millis(100);
 
 /// What a baton holds.
 pub trait Core: Send {
@@ -155,6 +167,12 @@ struct BatonState<C, T> {
     fallback: Option<Arc<Waiter<C, T>>>,
     /// The waiter last handed the core, which may not have woken to pick it up yet.
     in_transit: Option<Arc<Waiter<C, T>>>,
+    /// Set by [`Baton::park`] until the parker comes back (or the fallback takes over): while
+    /// set, [`Baton::put`] leaves the core free for the parker instead of handing it on.
+    park_pending: bool,
+    parked_at: Instant,
+    /// Whether the fallback is waking every [`PARK_GRACE`] to look for a stale park.
+    watching: bool,
     closed: bool,
 }
 
@@ -173,6 +191,9 @@ impl<C: Core, T> Baton<C, T> {
                 line: VecDeque::new(),
                 fallback: Some(fallback),
                 in_transit: None,
+                park_pending: false,
+                parked_at: Instant::now(),
+                watching: false,
                 closed: false,
             }),
         }
@@ -228,6 +249,10 @@ impl<C: Core, T> Baton<C, T> {
     /// needs a driver, else it stays free.
     pub fn put(&self, core: C) {
         let mut s = lock(&self.state);
+        if s.park_pending && !s.closed {
+            s.core = Some(core); // taken for a moment while parked: parked again
+            return;
+        }
         if let Some(next) = s.line.pop_front() {
             next.hand(core);
             s.in_transit = Some(next);
@@ -241,6 +266,58 @@ impl<C: Core, T> Baton<C, T> {
         } else {
             s.core = Some(core);
         }
+    }
+
+    /// Leaves the core free for a moment without handing it to anyone (see the module docs);
+    /// [`Baton::unpark`] takes it back. Wakes the fallback to watch, if it is not watching.
+    pub fn park(&self, core: C) {
+        let mut s = lock(&self.state);
+        s.core = Some(core);
+        s.park_pending = true;
+        s.parked_at = Instant::now();
+        if !s.watching {
+            if let Some(fallback) = s.fallback.clone() {
+                s.watching = true;
+                drop(s);
+                fallback.wake();
+            }
+        }
+    }
+
+    /// The parker is back: takes the core if it is free; otherwise someone holds it (a reply
+    /// being sent, or the fallback that took over) and `me` goes to the front of the line.
+    pub fn unpark(&self, me: &Arc<Waiter<C, T>>) -> Place<C> {
+        let mut s = lock(&self.state);
+        s.park_pending = false;
+        if s.closed {
+            return Place::Closed;
+        }
+        if let Some(core) = s.core.take() {
+            return Place::Took(core);
+        }
+        if !s.line.iter().any(|w| Arc::ptr_eq(w, me)) {
+            s.line.push_front(me.clone());
+        }
+        Place::InLine
+    }
+
+    /// For the fallback: the core if it has been parked longer than [`PARK_GRACE`] (the parker
+    /// then finds it gone and lines up). Also ends the watch once parks have stopped.
+    pub fn take_stale_park(&self) -> Option<C> {
+        let mut s = lock(&self.state);
+        if s.park_pending && s.core.is_some() && s.parked_at.elapsed() >= PARK_GRACE {
+            s.park_pending = false;
+            return s.core.take();
+        }
+        if !s.park_pending && s.parked_at.elapsed() >= WATCH_FOR {
+            s.watching = false;
+        }
+        None
+    }
+
+    /// Whether the fallback should wake every [`PARK_GRACE`] (see [`Baton::take_stale_park`]).
+    pub fn watching(&self) -> bool {
+        lock(&self.state).watching
     }
 
     /// Delivers `value` to the first thread in line (it leaves the line); `Err(value)` when
@@ -340,6 +417,30 @@ mod tests {
         baton.put(core);
         assert!(matches!(next.wait(Some(Instant::now())), Turn::Core(_)), "`next` is first in line again");
         assert!(matches!(fallback.wait(Some(Instant::now())), Turn::TimedOut), "the fallback got nothing");
+    }
+
+    #[test]
+    fn a_parked_core_stays_for_its_parker_unless_it_is_gone_too_long() {
+        let fallback = Waiter::new();
+        let baton: Baton<Counter, ()> = Baton::new(Counter { work: 1 }, fallback.clone());
+        let core = baton.try_take().unwrap();
+        let (parker, other) = (Waiter::new(), Waiter::new());
+        assert!(matches!(baton.enqueue(&other), Place::InLine));
+        baton.park(core);
+        assert!(baton.watching(), "the fallback is told to watch");
+        // Someone takes it for a moment (a reply) and puts it back: still parked, not handed on.
+        let core = baton.try_take().unwrap();
+        baton.put(core);
+        assert!(matches!(other.wait(Some(Instant::now())), Turn::TimedOut));
+        assert!(baton.take_stale_park().is_none(), "not stale yet");
+        assert!(matches!(baton.unpark(&parker), Place::Took(_)), "the parker takes it back");
+        // A parker that stays away too long loses it to the fallback and lines up first.
+        baton.park(Counter { work: 1 });
+        std::thread::sleep(PARK_GRACE * 2);
+        let taken = baton.take_stale_park().expect("stale: the fallback takes over");
+        assert!(matches!(baton.unpark(&parker), Place::InLine));
+        baton.put(taken);
+        assert!(matches!(parker.wait(Some(Instant::now())), Turn::Core(_)), "handed to the returning parker first");
     }
 
     #[test]

@@ -331,7 +331,11 @@ impl Worker {
             last_broker_reply: now,
             stopping: Stopping::Running,
             finished: false,
-            handlers: self.handlers,
+            handlers: self
+                .handlers
+                .into_iter()
+                .map(|(name, handler)| (name, Arc::new(Verb { handler, fast_streak: Default::default() })))
+                .collect(),
         };
         // Register before anyone serves.
         core.smi("UP");
@@ -433,7 +437,35 @@ impl Drop for RunningWorker {
     }
 }
 
-type Job = (HandlerFn, Request, Responder);
+type Job = (Arc<Verb>, Request, Responder);
+
+/// A handler that returned within this long, [`FAST_STREAK`] times in a row, runs while its
+/// thread keeps the socket parked (see [`lead`]).
+const FAST_HANDLER: Duration = Duration::from_micros(100);
+const FAST_STREAK: u32 = 4;
+
+/// A verb's handler and how fast it has been lately.
+struct Verb {
+    handler: HandlerFn,
+    fast_streak: std::sync::atomic::AtomicU32,
+}
+
+impl Verb {
+    fn is_fast(&self) -> bool {
+        self.fast_streak.load(Ordering::Relaxed) >= FAST_STREAK
+    }
+
+    /// Runs the handler (see [`run_handler`]) and records how long it took.
+    fn call(&self, request: Request, responder: Responder) {
+        let started = Instant::now();
+        run_handler(&self.handler, request, responder);
+        if started.elapsed() < FAST_HANDLER {
+            let _ = self.fast_streak.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| Some(n.saturating_add(1)));
+        } else {
+            self.fast_streak.store(0, Ordering::Relaxed);
+        }
+    }
+}
 type WorkerWaiter = Waiter<Core, Job>;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -551,7 +583,7 @@ fn handler_thread(link: &Link) {
                     Place::Closed => return,
                     Place::Took(core) => {
                         drop(sched);
-                        match lead(link, core) {
+                        match lead(link, &me, core) {
                             Some(job) => job,
                             None => return,
                         }
@@ -560,7 +592,7 @@ fn handler_thread(link: &Link) {
                         drop(sched);
                         match me.wait(None) {
                             Turn::Value(job) => job,
-                            Turn::Core(core) => match lead(link, core) {
+                            Turn::Core(core) => match lead(link, &me, core) {
                                 Some(job) => job,
                                 None => return,
                             },
@@ -571,14 +603,19 @@ fn handler_thread(link: &Link) {
                 },
             }
         };
-        let (handler, request, responder) = job;
-        run_handler(&handler, request, responder);
+        let (verb, request, responder) = job;
+        verb.call(request, responder);
     }
 }
 
 /// A handler thread's turns as the leader: returns the first request it may run, having
 /// handed the socket on; `None` when the worker has finished.
-fn lead(link: &Link, mut core: Core) -> Option<Job> {
+///
+/// A request for a verb that has been answering within microseconds is run here instead,
+/// with the socket parked rather than handed on: no other thread is woken, the reply goes out
+/// on the parked socket from this thread, and this thread takes the socket back and leads on.
+/// Should the handler take longer than the baton's grace, the I/O thread takes over meanwhile.
+fn lead(link: &Link, me: &Arc<WorkerWaiter>, mut core: Core) -> Option<Job> {
     loop {
         core.turn(link);
         if core.finished {
@@ -591,10 +628,26 @@ fn lead(link: &Link, mut core: Core) -> Option<Job> {
             link.schedule(&mut sched);
             mine
         };
-        if let Some(job) = mine {
+        let Some(job) = mine else { continue };
+        if !job.0.is_fast() {
             link.put(core);
             return Some(job);
         }
+        link.baton.park(core);
+        let (verb, request, responder) = job;
+        verb.call(request, responder);
+        core = match link.baton.unpark(me) {
+            Place::Took(core) => core,
+            Place::Closed => return None,
+            Place::InLine => loop {
+                match me.wait(None) {
+                    Turn::Core(core) => break core,
+                    Turn::Value(job) => return Some(job),
+                    Turn::Closed => return None,
+                    Turn::TimedOut => continue,
+                }
+            },
+        };
     }
 }
 
@@ -602,10 +655,16 @@ fn lead(link: &Link, mut core: Core) -> Option<Job> {
 /// and gives way as soon as one is idle.
 fn io_thread(link: &Link, me: &Arc<WorkerWaiter>) {
     loop {
-        let mut core = match me.wait(None) {
+        // While handler threads park the socket, wake every grace period to take over a park
+        // that went stale (a handler that turned slow).
+        let watch = link.baton.watching().then(|| Instant::now() + baton::PARK_GRACE);
+        let mut core = match me.wait(watch) {
             Turn::Core(core) => core,
             Turn::Closed => return,
-            Turn::Value(_) | Turn::TimedOut => continue,
+            Turn::Value(_) | Turn::TimedOut => match link.baton.take_stale_park() {
+                Some(core) => core,
+                None => continue,
+            },
         };
         loop {
             core.turn(link);
@@ -616,8 +675,8 @@ fn io_thread(link: &Link, me: &Arc<WorkerWaiter>) {
             if link.config.inline_handlers {
                 loop {
                     let job = link.next_job(&mut lock(&link.sched));
-                    let Some((handler, request, responder)) = job else { break };
-                    run_handler(&handler, request, responder);
+                    let Some((verb, request, responder)) = job else { break };
+                    verb.call(request, responder);
                 }
             } else {
                 link.schedule(&mut lock(&link.sched));
@@ -666,7 +725,7 @@ struct Core {
     finished: bool,
     /// Here rather than in the [`Link`]: they go when the worker ends, and with them whatever
     /// they hold (a binding's handle on its runtime that keeps a process alive, say).
-    handlers: HashMap<String, HandlerFn>,
+    handlers: HashMap<String, Arc<Verb>>,
 }
 
 impl baton::Core for Core {
