@@ -221,3 +221,39 @@ fn a_stopped_worker_lets_go_of_its_handlers() {
     assert!(wait_until(Duration::from_secs(2), || Arc::strong_count(&held) == 1), "handlers dropped at stop, before the handle");
     drop(running);
 }
+
+#[test]
+fn a_fast_handler_that_turns_slow_holds_up_neither_other_requests_nor_heartbeats() {
+    // After a few fast answers the verb runs with the socket parked on its thread; when it then
+    // hangs, the I/O thread takes the socket over within the baton's grace.
+    let broker = broker();
+    let (release, hold) = mpsc::channel::<()>();
+    let hold = Mutex::new(hold);
+    let calls = AtomicUsize::new(0);
+    let mut w = Worker::new(worker_config(broker.backend_endpoint(), "svc").concurrency(2));
+    add_test_verbs(&mut w);
+    w.verb("sometimes", move |_| {
+        if calls.fetch_add(1, Ordering::SeqCst) == 20 {
+            let _ = hold.lock().unwrap().recv();
+        }
+        Ok(Response::ok("done"))
+    });
+    let w = w.start().unwrap();
+    wait_for_workers(&broker, 1);
+    let c = client(&broker, Duration::from_secs(2));
+    for _ in 0..20 {
+        assert_eq!(c.call("sometimes", Value::Nil).unwrap().payload.as_str(), Some("done"));
+    }
+    let hung = c.start(Call::new("sometimes", Value::Nil).timeout(Duration::from_secs(5))).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    let started = Instant::now();
+    for i in 0..20i64 {
+        assert_eq!(c.call("echo", i).unwrap().payload.as_i64(), Some(i));
+    }
+    assert!(started.elapsed() < Duration::from_millis(1000), "served while the handler hangs: {:?}", started.elapsed());
+    std::thread::sleep(Duration::from_millis(1200)); // twice the broker's TTL
+    assert_eq!(zss::BrokerStats::get(&broker.stats().workers), 1);
+    assert_eq!(zss::BrokerStats::get(&w.stats().reconnects), 0);
+    release.send(()).unwrap();
+    assert_eq!(hung.wait().unwrap().payload.as_str(), Some("done"));
+}
