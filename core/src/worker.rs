@@ -189,6 +189,14 @@ impl Responder {
     }
 }
 
+impl Responder {
+    /// Drops a request that was never started, without answering: for the end of a worker,
+    /// whose broker answers what was in flight on it (503) once it is gone.
+    fn abandon(mut self) {
+        self.inner.take();
+    }
+}
+
 impl Drop for Responder {
     fn drop(&mut self) {
         if let Some(inner) = self.inner.take() {
@@ -548,6 +556,12 @@ impl Link {
         }
     }
 
+    /// Whether a request waits for a free slot that is there (then a turn must not block).
+    fn has_runnable(&self) -> bool {
+        let sched = lock(&self.sched);
+        sched.running < self.config.concurrency && !sched.backlog.is_empty()
+    }
+
     /// Takes a job from the backlog if a slot is free.
     fn next_job(&self, sched: &mut Sched) -> Option<Job> {
         if sched.running >= self.config.concurrency {
@@ -558,14 +572,19 @@ impl Link {
         Some(job)
     }
 
-    /// The end: no thread gets the socket any more; requests never started are answered
-    /// (their responders, dropped, answer 500); `stop`'s waiters are released.
+    /// The end: no thread gets the socket any more; requests never started are dropped (the
+    /// broker answers them 503 when this worker is gone); `stop`'s waiters are released.
     fn finish(&self, core: Core) {
         self.baton.close();
         let _ = self.mailbox.close();
         let unstarted: Vec<Job> = lock(&self.sched).backlog.drain(..).collect();
-        drop(core); // closes the socket before the unstarted responders try to answer
-        drop(unstarted);
+        if !unstarted.is_empty() {
+            log::warn!("worker {}: {} requests not started at stop; the broker answers them", core.identity, unstarted.len());
+        }
+        drop(core);
+        for (_, _, responder) in unstarted {
+            responder.abandon();
+        }
         self.stopped.set(());
     }
 }
@@ -625,7 +644,11 @@ fn lead(link: &Link, me: &Arc<WorkerWaiter>, mut core: Core) -> Option<Job> {
         let mine = {
             let mut sched = lock(&link.sched);
             let mine = link.next_job(&mut sched);
-            link.schedule(&mut sched);
+            // A fast request is run here and the leader comes back for the next one: waking
+            // other threads for the rest would cost more than running them one after another.
+            if !mine.as_ref().is_some_and(|job| job.0.is_fast()) {
+                link.schedule(&mut sched);
+            }
             mine
         };
         let Some(job) = mine else { continue };
@@ -741,7 +764,7 @@ impl Core {
     /// heartbeats, notices a lost broker, and moves a stop along.
     fn turn(&mut self, link: &Link) {
         let wake_at = match self.stopping {
-            _ if self.mailbox.has_queued() => Instant::now(),
+            _ if self.mailbox.has_queued() || link.has_runnable() => Instant::now(),
             Stopping::Running => self.next_beat,
             Stopping::Draining(d) | Stopping::Down(d) => d.min(self.next_beat),
         };

@@ -498,8 +498,22 @@ fn raw_client_zss_worker_case(inline: bool) -> SyncCase {
 /// keeping `in_flight` requests outstanding) and `workers` hand-written workers; no zss library
 /// on either side. This is the figure to set next to another broker's request-reply rate.
 pub fn broker_alone_pipelined(seconds: f64, clients: usize, workers: usize, in_flight: usize) -> f64 {
+    raw_clients_pipelined(seconds, clients, workers, in_flight, false)
+}
+
+/// Hand-written clients keeping `in_flight` requests outstanding each, against hand-written
+/// workers, or zss workers when `zss_workers` (what the zss worker library costs at the peak).
+fn raw_clients_pipelined(seconds: f64, clients: usize, workers: usize, in_flight: usize, zss_workers: bool) -> f64 {
     let broker = BrokerProcess::start();
-    let _workers: Vec<_> = (0..workers).map(|n| RawWorker::start_nth(&broker.backend, n)).collect();
+    let _workers: Vec<Box<dyn std::any::Any>> = (0..workers)
+        .map(|n| -> Box<dyn std::any::Any> {
+            if zss_workers {
+                Box::new(echo_worker_named(&broker.backend, "BENCH", false))
+            } else {
+                Box::new(RawWorker::start_nth(&broker.backend, n))
+            }
+        })
+        .collect();
     broker.wait_workers(workers as u64);
     let done = Arc::new(AtomicU64::new(0));
     let measuring = Arc::new(AtomicBool::new(false));
@@ -805,6 +819,8 @@ pub fn run(opts: BenchOptions) {
     let alone = broker_alone_pipelined(s, 4, 2, 32);
     println!("{:<44} {:>10.0}", "raw 4 clients × 2 workers through the broker", alone);
     println!("{:<44}", "  (the broker alone; 32 in flight per client)");
+    let zss_workers_only = raw_clients_pipelined(s, 4, 2, 32, true);
+    println!("{:<44} {:>10.0}", "raw 4 clients × 2 zss workers", zss_workers_only);
     println!();
 
     // Half the peak of the same set-up the paced case uses (one client, one worker).
@@ -872,6 +888,7 @@ pub fn run(opts: BenchOptions) {
             "sizes": sizes.iter().map(|(n, r, z)| serde_json::json!({"bytes": n, "raw": lat(r), "zss": lat(z)})).collect::<Vec<_>>(),
             "raw_pipelined_rps": raw_pipe,
             "broker_alone_pipelined_rps": alone,
+            "raw_clients_zss_workers_pipelined_rps": zss_workers_only,
             "zss_pipelined": matrix.iter().map(|(c, w, r)| serde_json::json!({"clients": c, "workers": w, "rps": r})).collect::<Vec<_>>(),
             "half_peak": lat(&half),
             "half_peak_raw_via_broker": lat(&floor_half),
