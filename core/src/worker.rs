@@ -45,10 +45,11 @@ pub struct WorkerConfig {
     /// How long [`RunningWorker::stop`] waits for handlers in flight before sending DOWN, and
     /// then for the broker's DOWN reply (default 2 s each).
     pub stop_timeout: Duration,
-    /// Run handlers on the I/O thread instead of the pool (default false). Saves two thread
-    /// hand-offs per request, for handlers that take microseconds; a handler that blocks
-    /// delays everything else, heartbeats included, so keep them well under `heartbeat`.
-    /// `concurrency` is then 1 for synchronous handlers.
+    /// Run handlers on the I/O thread, with no handler threads at all (default false). For
+    /// handlers that only hand the request to another runtime and return (the Node binding's):
+    /// a handler that blocks delays everything else, heartbeats included. Fast handlers on the
+    /// handler threads already run without a thread hand-off (see the module docs), and a slow
+    /// one there never delays heartbeats. `concurrency` is then 1 for synchronous handlers.
     pub inline_handlers: bool,
     pub socket: SocketOptions,
 }
