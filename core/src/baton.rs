@@ -176,6 +176,24 @@ struct BatonState<C, T> {
     closed: bool,
 }
 
+/// Takes the core if it is free, else puts `me` in line (at the front when `first`), once.
+fn take_or_line<C, T>(s: &mut BatonState<C, T>, me: &Arc<Waiter<C, T>>, first: bool) -> Place<C> {
+    if s.closed {
+        return Place::Closed;
+    }
+    if let Some(core) = s.core.take() {
+        return Place::Took(core);
+    }
+    if !s.line.iter().any(|w| Arc::ptr_eq(w, me)) {
+        if first {
+            s.line.push_front(me.clone());
+        } else {
+            s.line.push_back(me.clone());
+        }
+    }
+    Place::InLine
+}
+
 /// See the module documentation.
 pub struct Baton<C, T> {
     state: Mutex<BatonState<C, T>>,
@@ -219,17 +237,7 @@ impl<C: Core, T> Baton<C, T> {
 
     /// Takes the core if it is free, or puts `me` in line for it (then [`Waiter::wait`]).
     pub fn enqueue(&self, me: &Arc<Waiter<C, T>>) -> Place<C> {
-        let mut s = lock(&self.state);
-        if s.closed {
-            return Place::Closed;
-        }
-        if let Some(core) = s.core.take() {
-            return Place::Took(core);
-        }
-        if !s.line.iter().any(|w| Arc::ptr_eq(w, me)) {
-            s.line.push_back(me.clone());
-        }
-        Place::InLine
+        take_or_line(&mut lock(&self.state), me, false)
     }
 
     /// Leaves the line (after a result or a timeout); returns the core if it was handed to
@@ -289,16 +297,7 @@ impl<C: Core, T> Baton<C, T> {
     pub fn unpark(&self, me: &Arc<Waiter<C, T>>) -> Place<C> {
         let mut s = lock(&self.state);
         s.park_pending = false;
-        if s.closed {
-            return Place::Closed;
-        }
-        if let Some(core) = s.core.take() {
-            return Place::Took(core);
-        }
-        if !s.line.iter().any(|w| Arc::ptr_eq(w, me)) {
-            s.line.push_front(me.clone());
-        }
-        Place::InLine
+        take_or_line(&mut s, me, true)
     }
 
     /// For the fallback: the core if it has been parked longer than [`PARK_GRACE`] (the parker

@@ -13,12 +13,18 @@ fn client(broker: &zss::RunningBroker, timeout: Duration) -> Client {
     Client::connect(ClientConfig::new(broker.frontend_endpoint()).sid("svc").timeout(timeout)).unwrap()
 }
 
+/// A broker, the test worker for "svc" registered with it, and a client for it.
+fn echo_service(timeout: Duration) -> (zss::RunningBroker, zss::RunningWorker, Client) {
+    let broker = broker();
+    let worker = test_worker(broker.backend_endpoint(), "svc");
+    wait_for_workers(&broker, 1);
+    let c = client(&broker, timeout);
+    (broker, worker, c)
+}
+
 #[test]
 fn many_threads_share_one_client_with_every_kind_of_call() {
-    let broker = broker();
-    let _w = test_worker(broker.backend_endpoint(), "svc");
-    wait_for_workers(&broker, 1);
-    let c = client(&broker, Duration::from_secs(10));
+    let (broker, _w, c) = echo_service(Duration::from_secs(10));
     let callbacks = Arc::new(AtomicUsize::new(0));
     std::thread::scope(|s| {
         for t in 0..8i64 {
@@ -57,10 +63,7 @@ fn many_threads_share_one_client_with_every_kind_of_call() {
 
 #[test]
 fn a_caller_that_times_out_while_owning_the_socket_leaves_it_working() {
-    let broker = broker();
-    let _w = test_worker(broker.backend_endpoint(), "svc");
-    wait_for_workers(&broker, 1);
-    let c = client(&broker, Duration::from_secs(5));
+    let (_broker, _w, c) = echo_service(Duration::from_secs(5));
     // An uncontended blocking call owns the socket while it waits; its timeout fires there.
     let started = Instant::now();
     let r = c.request(Call::new("sleep", 400).timeout(Duration::from_millis(80)));
@@ -75,10 +78,7 @@ fn a_caller_that_times_out_while_owning_the_socket_leaves_it_working() {
 
 #[test]
 fn calls_from_other_threads_go_through_while_one_caller_owns_the_socket() {
-    let broker = broker();
-    let _w = test_worker(broker.backend_endpoint(), "svc");
-    wait_for_workers(&broker, 1);
-    let c = client(&broker, Duration::from_secs(5));
+    let (_broker, _w, c) = echo_service(Duration::from_secs(5));
     std::thread::scope(|s| {
         let owner = s.spawn(|| c.call("sleep", 500).unwrap());
         std::thread::sleep(Duration::from_millis(100)); // the owner is polling for its reply now
@@ -93,10 +93,7 @@ fn calls_from_other_threads_go_through_while_one_caller_owns_the_socket() {
 
 #[test]
 fn a_wait_woken_from_another_thread_returns_and_the_call_stays_in_flight() {
-    let broker = broker();
-    let _w = test_worker(broker.backend_endpoint(), "svc");
-    wait_for_workers(&broker, 1);
-    let c = client(&broker, Duration::from_secs(5));
+    let (_broker, _w, c) = echo_service(Duration::from_secs(5));
     let pending = c.start(Call::new("sleep", 300)).unwrap();
     let started = Instant::now();
     std::thread::scope(|s| {
@@ -114,10 +111,7 @@ fn a_wait_woken_from_another_thread_returns_and_the_call_stays_in_flight() {
 
 #[test]
 fn an_abandoned_call_is_finished_by_the_io_thread() {
-    let broker = broker();
-    let _w = test_worker(broker.backend_endpoint(), "svc");
-    wait_for_workers(&broker, 1);
-    let c = client(&broker, Duration::from_secs(5));
+    let (_broker, _w, c) = echo_service(Duration::from_secs(5));
     // Dropped in flight: nobody waits for it, so the I/O thread must read its reply; a callback
     // call started right after must still complete.
     drop(c.start(Call::new("sleep", 100)).unwrap());
@@ -135,10 +129,7 @@ fn an_abandoned_call_is_finished_by_the_io_thread() {
 
 #[test]
 fn close_fails_a_blocked_caller_that_owns_the_socket() {
-    let broker = broker();
-    let _w = test_worker(broker.backend_endpoint(), "svc");
-    wait_for_workers(&broker, 1);
-    let c = client(&broker, Duration::from_secs(5));
+    let (_broker, _w, c) = echo_service(Duration::from_secs(5));
     std::thread::scope(|s| {
         let owner = s.spawn(|| c.call("sleep", 2000));
         std::thread::sleep(Duration::from_millis(100));
