@@ -106,6 +106,11 @@ typedef enum zss_result {
    */
   ZSS_RESULT_INSUFFICIENT_SIZE = 10,
   /**
+   * The broker refused the CURVE handshake (wrong broker key, our key not on its allow list)
+   * or a worker's registration (403: its key may not serve the sid). Retrying will not help.
+   */
+  ZSS_RESULT_AUTHENTICATION_FAILED = 11,
+  /**
    * A bug in zss: a Rust panic was caught at the boundary. Please report it.
    */
   ZSS_RESULT_PANIC = 99,

@@ -65,6 +65,11 @@ impl ClientConfig {
         self.headers.push((key.into(), value.into()));
         self
     }
+    /// Encrypts with CURVE: the broker's public key and this client's own key pair. [security]
+    pub fn curve(mut self, server_public: crate::security::Key, keypair: crate::security::KeyPair) -> Self {
+        self.socket.curve = Some(crate::security::Curve::Client { server_public, keypair });
+        self
+    }
 }
 
 /// One call: everything but the payload is optional.
@@ -139,9 +144,16 @@ impl Client {
             return Err(Error::InvalidArgument("identity prefix must not be empty".into()));
         }
         let identity = protocol::new_identity(&config.identity);
-        let (sock, _) = socket::open(Role::Client, &config.broker, Some(&identity), &config.socket)?;
+        let (sock, _, monitor) = socket::open_monitored(Role::Client, &config.broker, Some(&identity), &config.socket)?;
         let mailbox = Arc::new(Mailbox::new()?);
-        let io = IoLoop { socket: sock, mailbox: mailbox.clone(), pending: HashMap::new(), deadlines: BinaryHeap::new() };
+        let io = IoLoop {
+            socket: sock,
+            mailbox: mailbox.clone(),
+            pending: HashMap::new(),
+            deadlines: BinaryHeap::new(),
+            monitor,
+            auth_failed: None,
+        };
         let shared = Arc::new(Shared {
             mailbox,
             identity: identity.clone(),
@@ -281,6 +293,9 @@ struct IoLoop {
     mailbox: Arc<Mailbox<Command>>,
     pending: HashMap<String, Pending>,
     deadlines: BinaryHeap<Reverse<(Instant, String)>>,
+    /// [security] Handshake monitor (CURVE only) and, once the broker refused us, why.
+    monitor: Option<crate::security::Monitor>,
+    auth_failed: Option<Error>,
 }
 
 impl IoLoop {
@@ -293,12 +308,17 @@ impl IoLoop {
             } else {
                 self.deadlines.peek().map(|Reverse((d, _))| *d)
             };
-            let mut items = [self.socket.as_poll_item(zmq::POLLIN), self.mailbox.poll_item()];
+            // [security] Third item: the handshake monitor (the mailbox again when there is none).
+            let third = self.monitor.as_ref().map_or_else(|| self.mailbox.poll_item(), |m| m.poll_item());
+            let mut items = [self.socket.as_poll_item(zmq::POLLIN), self.mailbox.poll_item(), third];
             if let Err(e) = mailbox::wait(&mut items, deadline) {
                 log::error!("client poll failed: {e}");
                 break;
             }
             let (socket_ready, mailbox_ready) = (items[0].is_readable(), items[1].is_readable());
+            if items[2].is_readable() {
+                self.check_handshake();
+            }
             if socket_ready {
                 self.receive_all();
             }
@@ -323,7 +343,21 @@ impl IoLoop {
         }
     }
 
+    /// [security] Fails every call, now and from now on, once the broker refused our handshake.
+    fn check_handshake(&mut self) {
+        let Some(reason) = self.monitor.as_mut().and_then(|m| m.check()) else { return };
+        log::error!("client: authentication failed: {reason}");
+        let err = Error::AuthenticationFailed(reason);
+        for (_, p) in self.pending.drain() {
+            (p.done)(Err(err.clone()));
+        }
+        self.auth_failed = Some(err);
+    }
+
     fn send(&mut self, rid: String, frames: Vec<Vec<u8>>, deadline: Instant, done: Completion) {
+        if let Some(e) = &self.auth_failed {
+            return done(Err(e.clone()));
+        }
         match self.socket.send_multipart(frames, zmq::DONTWAIT) {
             Ok(()) => {
                 self.deadlines.push(Reverse((deadline, rid.clone())));

@@ -68,6 +68,11 @@ impl WorkerConfig {
         self.heartbeat = every;
         self
     }
+    /// Encrypts with CURVE: the broker's public key and this worker's own key pair. [security]
+    pub fn curve(mut self, server_public: crate::security::Key, keypair: crate::security::KeyPair) -> Self {
+        self.socket.curve = Some(crate::security::Curve::Client { server_public, keypair });
+        self
+    }
     pub fn concurrency(mut self, n: usize) -> Self {
         self.concurrency = n;
         self
@@ -304,7 +309,8 @@ impl Worker {
         }
         let sid = config.sid.to_uppercase();
         let identity = protocol::new_identity(&sid);
-        let (sock, _) = socket::open(Role::Worker, &config.broker, Some(&identity), &config.socket)?;
+        let (sock, _, monitor) = socket::open_monitored(Role::Worker, &config.broker, Some(&identity), &config.socket)?;
+        let failure: Arc<Mutex<Option<Error>>> = Arc::default();
         let mailbox = Arc::new(Mailbox::new()?);
         let stats = Arc::new(WorkerStats::default());
         let stopped = Arc::new(Oneshot::new());
@@ -320,6 +326,8 @@ impl Worker {
             pool,
             in_flight: 0,
             backlog: VecDeque::new(),
+            monitor,
+            failure: failure.clone(),
         };
         let done = stopped.clone();
         let thread = std::thread::Builder::new()
@@ -329,7 +337,7 @@ impl Worker {
                 done.set(());
             })
             .map_err(|e| Error::Socket { context: "spawn worker I/O thread".into(), message: e.to_string() })?;
-        Ok(RunningWorker { mailbox, thread: Mutex::new(Some(thread)), identity, stats, stopped })
+        Ok(RunningWorker { mailbox, thread: Mutex::new(Some(thread)), identity, stats, stopped, failure })
     }
 
     /// Starts and blocks until [`RunningWorker::stop`] is called from a handler or another
@@ -348,9 +356,16 @@ pub struct RunningWorker {
     identity: String,
     stats: Arc<WorkerStats>,
     stopped: Arc<Oneshot<()>>,
+    failure: Arc<Mutex<Option<Error>>>,
 }
 
 impl RunningWorker {
+    /// [security] Why the worker stopped by itself: the broker refused its handshake or its
+    /// registration (403); it does not retry. `None` while it runs or after a normal stop.
+    pub fn error(&self) -> Option<Error> {
+        self.failure.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
     /// The socket identity, `<SID>#<uuid>` (a new one after a reconnect is not reflected).
     pub fn identity(&self) -> &str {
         &self.identity
@@ -483,6 +498,9 @@ struct IoLoop {
     pool: Pool,
     in_flight: usize,
     backlog: VecDeque<(HandlerFn, Request, Responder)>,
+    /// [security] Handshake monitor (CURVE only), and the fatal error that stops the worker.
+    monitor: Option<crate::security::Monitor>,
+    failure: Arc<Mutex<Option<Error>>>,
 }
 
 /// Where a stopping worker is.
@@ -516,17 +534,30 @@ impl IoLoop {
                 Stopping::Running => next_beat,
                 Stopping::Draining(d) | Stopping::Down(d) => d.min(next_beat),
             };
-            let mut items = [self.socket.as_poll_item(zmq::POLLIN), self.mailbox.poll_item()];
+            // [security] Third item: the handshake monitor (the mailbox again when there is none).
+            let third = self.monitor.as_ref().map_or_else(|| self.mailbox.poll_item(), |m| m.poll_item());
+            let mut items = [self.socket.as_poll_item(zmq::POLLIN), self.mailbox.poll_item(), third];
             if let Err(e) = mailbox::wait(&mut items, Some(wake_at)) {
                 log::error!("worker poll failed: {e}");
                 break;
             }
             let (socket_ready, mailbox_ready) = (items[0].is_readable(), items[1].is_readable());
+            if items[2].is_readable() {
+                if let Some(reason) = self.monitor.as_mut().and_then(|m| m.check()) {
+                    self.fail(Error::AuthenticationFailed(reason));
+                }
+            }
+            if self.failed() {
+                break;
+            }
             if socket_ready && self.receive_all(&mut last_broker_reply) {
                 if let Stopping::Down(_) = stopping {
                     log::info!("worker {} unregistered", self.identity);
                     break;
                 }
+            }
+            if self.failed() {
+                break; // [security] registration refused (403)
             }
             self.process_mailbox(mailbox_ready, &mut stopping);
             let now = Instant::now();
@@ -588,6 +619,16 @@ impl IoLoop {
         }
     }
 
+    /// [security] Records a fatal error: the worker stops and does not retry.
+    fn fail(&self, error: Error) {
+        log::error!("worker {} stops: {error}", self.identity);
+        *self.failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(error);
+    }
+
+    fn failed(&self) -> bool {
+        self.failure.lock().unwrap_or_else(|p| p.into_inner()).is_some()
+    }
+
     /// Sends an SMI request, as the Node workers do (8 frames, field 0 = our identity).
     fn smi(&self, verb: &str) {
         let msg = Message {
@@ -607,9 +648,10 @@ impl IoLoop {
 
     fn reconnect(&mut self) {
         let identity = protocol::new_identity(&self.sid);
-        match socket::open(Role::Worker, &self.config.broker, Some(&identity), &self.config.socket) {
-            Ok((sock, _)) => {
+        match socket::open_monitored(Role::Worker, &self.config.broker, Some(&identity), &self.config.socket) {
+            Ok((sock, _, monitor)) => {
                 self.socket = sock;
+                self.monitor = monitor;
                 self.identity = identity;
                 self.stats.reconnects.fetch_add(1, Ordering::Relaxed);
                 self.smi("UP");
@@ -635,6 +677,13 @@ impl IoLoop {
                 Ok(msg) if msg.kind == MessageType::Rep => {
                     if msg.address.sid == SMI_SID {
                         log::trace!("SMI {} answered {:?}", msg.address.verb, msg.status);
+                        if msg.status == Some(status::FORBIDDEN) {
+                            // [security] The broker's allow list does not let our key serve this sid.
+                            self.fail(Error::AuthenticationFailed(format!(
+                                "the broker refused to register this worker for {} (403: its key may not serve it)",
+                                self.sid
+                            )));
+                        }
                         down_acked |= msg.address.verb == "DOWN";
                     }
                 }
