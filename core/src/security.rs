@@ -304,9 +304,13 @@ impl SharedAllowList {
 // ------------------------------------------------------------------------------- ZAP handler
 
 struct Domain {
-    list: SharedAllowList,
+    /// `None`: any key may connect (CURVE without an allow list).
+    list: Option<SharedAllowList>,
     on_refused: Arc<dyn Fn() + Send + Sync>,
 }
+
+/// The ZAP domain of a broker's plaintext extra endpoints: never registered, so accepted.
+pub const PLAIN_ZAP_DOMAIN: &str = "zss-plaintext";
 
 static DOMAINS: Lazy<Mutex<HashMap<String, Domain>>> = Lazy::new(Default::default);
 static ZAP_STARTED: Lazy<Result<()>> = Lazy::new(start_zap_handler);
@@ -326,7 +330,7 @@ impl Drop for ZapDomain {
 
 /// Registers `list` under a new ZAP domain (`zss-<n>-<label>`); refused handshakes add one to
 /// `on_refused` is called. Starts the process's ZAP handler thread on first use.
-pub fn register_zap_domain(label: &str, list: SharedAllowList, on_refused: Arc<dyn Fn() + Send + Sync>) -> Result<ZapDomain> {
+pub fn register_zap_domain(label: &str, list: Option<SharedAllowList>, on_refused: Arc<dyn Fn() + Send + Sync>) -> Result<ZapDomain> {
     require_curve()?;
     if let Err(e) = &*ZAP_STARTED {
         return Err(e.clone());
@@ -386,7 +390,8 @@ fn zap_reply(req: &[Vec<u8>]) -> Vec<Vec<u8>> {
     }
     let key: Key = req[6][..].try_into().expect("32 bytes");
     let text = z85(&key);
-    let list = d.list.read();
+    let Some(list) = &d.list else { return answer("200", "OK", "") };
+    let list = list.read();
     match list.get(&text) {
         Some(entry) => {
             log::debug!("accepted {} ({}) from {address} on {domain}", entry.name, &text[..8]);

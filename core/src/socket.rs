@@ -121,6 +121,8 @@ pub fn open_monitored(
                 // libzmq copies a socket's options into each endpoint when it is bound: turning
                 // CURVE off now leaves the endpoint above encrypted and this one plaintext.
                 configure(socket.set_curve_server(false))?;
+                // A domain no allow list is registered under: the ZAP handler lets these in.
+                configure(socket.set_zap_domain(crate::security::PLAIN_ZAP_DOMAIN))?;
                 socket.bind(plain).map_err(|e| Error::socket(format!("bind plaintext {role:?} socket on {plain}"), e))?;
                 log::warn!("{role:?}: plaintext endpoint {plain} next to CURVE on {bound} (unauthenticated peers)");
             }

@@ -210,15 +210,15 @@ impl Broker {
             let mut o = config.socket.clone();
             if let Some(Curve::Server { zap_domain, plain: p, .. }) = &mut o.curve {
                 *p = plain.clone();
-                if let Some(allow) = &config.allow {
-                    let st = stats.clone();
-                    let on_refused: Arc<dyn Fn() + Send + Sync> = Arc::new(move || {
-                        bump(if label == "frontend" { &st.auth_failures_frontend } else { &st.auth_failures_backend })
-                    });
-                    let domain = security::register_zap_domain(label, allow.clone(), on_refused)?;
-                    *zap_domain = Some(domain.name.clone());
-                    zap.push(domain);
-                }
+                // Always a domain of our own, allow list or not: which handshakes libzmq sends to
+                // a ZAP handler without one differs between libzmq builds.
+                let st = stats.clone();
+                let on_refused: Arc<dyn Fn() + Send + Sync> = Arc::new(move || {
+                    bump(if label == "frontend" { &st.auth_failures_frontend } else { &st.auth_failures_backend })
+                });
+                let domain = security::register_zap_domain(label, config.allow.clone(), on_refused)?;
+                *zap_domain = Some(domain.name.clone());
+                zap.push(domain);
             }
             Ok(o)
         };
