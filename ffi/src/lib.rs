@@ -25,6 +25,7 @@ mod broker;
 mod client;
 mod handle;
 mod reply;
+mod security;
 mod value;
 mod worker;
 
