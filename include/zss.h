@@ -106,6 +106,11 @@ typedef enum zss_result {
    */
   ZSS_RESULT_INSUFFICIENT_SIZE = 10,
   /**
+   * The broker refused the CURVE handshake (wrong broker key, our key not on its allow list)
+   * or a worker's registration (403: its key may not serve the sid). Retrying will not help.
+   */
+  ZSS_RESULT_AUTHENTICATION_FAILED = 11,
+  /**
    * A bug in zss: a Rust panic was caught at the boundary. Please report it.
    */
   ZSS_RESULT_PANIC = 99,
@@ -216,6 +221,22 @@ enum zss_result zss_broker_bind(const char *frontend,
                                 struct zss_broker **broker_out);
 
 /**
+ * As `zss_broker_bind`, serving CURVE on both sockets with `curve_secret` (the broker's
+ * secret key: Z85 text, a key file or `env:VAR`). `allow_list` (may be NULL: any key may
+ * connect) is the text of an allow list, one public key a line with optional
+ * `name=N call=A,B serve=C` (`*` = all) and `#` comments; calls outside a key's `call=` get
+ * 403, registrations outside its `serve=` are refused (403).
+ *
+ * Ownership: as `zss_broker_bind`; the strings are copied. Errors: as `zss_broker_bind`, and
+ * `ZSS_RESULT_INVALID_ARGUMENT` for a malformed key or allow list, or a libzmq without CURVE.
+ */
+enum zss_result zss_broker_bind_curve(const char *frontend,
+                                      const char *backend,
+                                      const char *curve_secret,
+                                      const char *allow_list,
+                                      struct zss_broker **broker_out);
+
+/**
  * Starts serving on a background thread. Returns at once.
  *
  * Threading: thread-safe. Errors: `ZSS_RESULT_NULL_PARAMETER`; `ZSS_RESULT_INVALID_STATE`
@@ -274,6 +295,22 @@ enum zss_result zss_client_new(const char *endpoint,
                                const char *default_sid,
                                uint32_t timeout_ms,
                                struct zss_client **client_out);
+
+/**
+ * As `zss_client_new`, encrypted with CURVE: `broker_public` is the broker's public key and
+ * `secret` this client's secret key (each Z85 text, a key file or `env:VAR`; the public key is
+ * derived). A refused handshake (wrong broker key, our key not on its allow list) fails the
+ * calls with `ZSS_RESULT_AUTHENTICATION_FAILED` within a second instead of a timeout.
+ *
+ * Ownership: as `zss_client_new`; the strings are copied. Errors: as `zss_client_new`, and
+ * `ZSS_RESULT_INVALID_ARGUMENT` for a malformed key or a libzmq without CURVE.
+ */
+enum zss_result zss_client_new_curve(const char *endpoint,
+                                     const char *default_sid,
+                                     uint32_t timeout_ms,
+                                     const char *broker_public,
+                                     const char *secret,
+                                     struct zss_client **client_out);
 
 /**
  * Calls `verb` on service `sid` (NULL: the client's default) with JSON text in and out.
@@ -448,6 +485,16 @@ enum zss_result zss_reply_error_developer_message(const struct zss_reply *reply,
                                                   const char **message_out);
 
 /**
+ * Generates a CURVE key pair and writes it as Z85 text: 40 characters and a NUL into each of
+ * `public_out` and `secret_out`, which must each hold at least 41 bytes.
+ *
+ * Ownership: the buffers are the caller's. Threading: thread-safe.
+ * Errors: `ZSS_RESULT_NULL_PARAMETER`; `ZSS_RESULT_INVALID_ARGUMENT` when the linked libzmq
+ * has no CURVE (the message names the build).
+ */
+enum zss_result zss_generate_keypair(char *public_out, char *secret_out);
+
+/**
  * Creates a worker for service `sid` that will connect to a broker backend, e.g.
  * `"tcp://127.0.0.1:7776"`. Nothing connects until `zss_worker_start`.
  *
@@ -484,6 +531,19 @@ enum zss_result zss_worker_add_verb(const struct zss_worker *worker,
  * `ZSS_RESULT_INVALID_STATE` (already started), `ZSS_RESULT_CLOSED` (stopped).
  */
 enum zss_result zss_worker_set_concurrency(const struct zss_worker *worker, uint32_t concurrency);
+
+/**
+ * Encrypts the worker's connection with CURVE: `broker_public` is the broker's public key,
+ * `secret` the worker's secret key (each Z85 text, a key file or `env:VAR`). Only before
+ * `zss_worker_start`. A worker whose handshake or registration is refused stops by itself
+ * (it does not retry); the reason is logged.
+ *
+ * Errors: `ZSS_RESULT_NULL_PARAMETER`, `ZSS_RESULT_INVALID_ARGUMENT` (a malformed key, a
+ * libzmq without CURVE), `ZSS_RESULT_INVALID_STATE` (already started), `ZSS_RESULT_CLOSED`.
+ */
+enum zss_result zss_worker_set_curve(const struct zss_worker *worker,
+                                     const char *broker_public,
+                                     const char *secret);
 
 /**
  * Connects, registers with the broker (SMI UP) and serves in the background. Returns at once;

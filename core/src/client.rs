@@ -71,6 +71,11 @@ impl ClientConfig {
         self.headers.push((key.into(), value.into()));
         self
     }
+    /// Encrypts with CURVE: the broker's public key and this client's own key pair.
+    pub fn curve(mut self, server_public: crate::security::Key, keypair: crate::security::KeyPair) -> Self {
+        self.socket.curve = Some(crate::security::Curve::Client { server_public, keypair });
+        self
+    }
 }
 
 /// One call: everything but the payload is optional.
@@ -183,7 +188,7 @@ impl Client {
             return Err(Error::InvalidArgument("identity prefix must not be empty".into()));
         }
         let identity = protocol::new_identity(&config.identity);
-        let (socket, _) = socket::open(Role::Client, &config.broker, Some(&identity), &config.socket)?;
+        let (socket, _, monitor) = socket::open_monitored(Role::Client, &config.broker, Some(&identity), &config.socket)?;
         let mailbox = Arc::new(Mailbox::new()?);
         let attended = Arc::new(AtomicUsize::new(0));
         let core = Core {
@@ -193,6 +198,8 @@ impl Client {
             pending: HashMap::new(),
             deadlines: BinaryHeap::new(),
             closing: false,
+            monitor,
+            auth_failed: None,
         };
         let io_waiter: Arc<ClientWaiter> = Waiter::new();
         let link = Arc::new(Link { baton: Baton::new(core, io_waiter.clone()), mailbox, attended });
@@ -473,6 +480,9 @@ struct Core {
     pending: HashMap<String, Pending>,
     deadlines: BinaryHeap<Reverse<(Instant, String)>>,
     closing: bool,
+    /// Handshake monitor (CURVE only) and, once the broker refused us, why.
+    monitor: Option<crate::security::Monitor>,
+    auth_failed: Option<Error>,
 }
 
 impl baton::Core for Core {
@@ -494,13 +504,18 @@ impl Core {
                 (a, b) => a.or(b),
             }
         };
-        let mut items = [self.socket.as_poll_item(zmq::POLLIN), self.mailbox.poll_item()];
+        // Third item: the handshake monitor (the mailbox again when there is none).
+        let third = self.monitor.as_ref().map_or_else(|| self.mailbox.poll_item(), |m| m.poll_item());
+        let mut items = [self.socket.as_poll_item(zmq::POLLIN), self.mailbox.poll_item(), third];
         if let Err(e) = mailbox::wait(&mut items, deadline) {
             log::error!("client poll failed: {e}; closing");
             self.fail_all(Error::socket("poll", e));
             return;
         }
-        let (socket_ready, mailbox_ready) = (items[0].is_readable(), items[1].is_readable());
+        let (socket_ready, mailbox_ready, monitor_ready) = (items[0].is_readable(), items[1].is_readable(), items[2].is_readable());
+        if monitor_ready {
+            self.check_handshake();
+        }
         if socket_ready {
             self.receive_all();
         }
@@ -535,7 +550,22 @@ impl Core {
         }
     }
 
+    /// Fails every call, now and from now on, once the broker refused our handshake.
+    fn check_handshake(&mut self) {
+        let Some(reason) = self.monitor.as_mut().and_then(|m| m.check()) else { return };
+        log::error!("client: authentication failed: {reason}");
+        let err = Error::AuthenticationFailed(reason);
+        self.deadlines.clear();
+        for (_, p) in self.pending.drain() {
+            (p.done)(Err(err.clone()));
+        }
+        self.auth_failed = Some(err);
+    }
+
     fn send(&mut self, outgoing: Outgoing, done: Completion) {
+        if let Some(e) = &self.auth_failed {
+            return done(Err(e.clone()));
+        }
         let Outgoing { rid, frames, deadline } = outgoing;
         match self.socket.send_multipart(frames, zmq::DONTWAIT) {
             Ok(()) => {

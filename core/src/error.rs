@@ -179,6 +179,9 @@ pub enum Error {
     Closed,
     /// A ZeroMQ operation failed (bad endpoint, address in use, …).
     Socket { context: String, message: String },
+    /// The broker refused our CURVE handshake (wrong broker key, our key not on its allow
+    /// list) or refused to register a worker for its sid (403): retrying will not help.
+    AuthenticationFailed(String),
 }
 
 impl Error {
@@ -193,6 +196,7 @@ impl Error {
             Error::Service(e) => e.code,
             Error::InvalidArgument(_) => status::BAD_REQUEST,
             Error::Closed | Error::Socket { .. } => status::INTERNAL,
+            Error::AuthenticationFailed(_) => status::UNAUTHORIZED,
         }
     }
 }
@@ -204,6 +208,7 @@ impl fmt::Display for Error {
             Error::InvalidArgument(m) => write!(f, "invalid argument: {m}"),
             Error::Closed => f.write_str("closed"),
             Error::Socket { context, message } => write!(f, "{context}: {message}"),
+            Error::AuthenticationFailed(m) => write!(f, "authentication failed: {m}"),
         }
     }
 }

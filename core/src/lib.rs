@@ -31,6 +31,7 @@ pub mod error;
 pub mod mailbox;
 pub mod msgpack;
 pub mod protocol;
+pub mod security;
 pub mod socket;
 pub mod worker;
 
@@ -39,6 +40,7 @@ pub use client::{Call, Client, ClientConfig, Completion, PendingReply, Reply};
 pub use error::{status, Error, Result, ServiceError};
 pub use msgpack::Value;
 pub use protocol::{Address, Message, MessageType};
+pub use security::{AllowList, Curve, KeyPair, SharedAllowList};
 pub use socket::SocketOptions;
 pub use worker::{HandlerResult, Request, Responder, Response, RunningWorker, Worker, WorkerConfig, WorkerStats};
 

@@ -80,6 +80,11 @@ impl WorkerConfig {
         self.concurrency = n;
         self
     }
+    /// Encrypts with CURVE: the broker's public key and this worker's own key pair.
+    pub fn curve(mut self, server_public: crate::security::Key, keypair: crate::security::KeyPair) -> Self {
+        self.socket.curve = Some(crate::security::Curve::Client { server_public, keypair });
+        self
+    }
 }
 
 /// A request as a handler sees it.
@@ -328,7 +333,7 @@ impl Worker {
         }
         let sid = config.sid.to_uppercase();
         let identity = protocol::new_identity(&sid);
-        let (socket, _) = socket::open(Role::Worker, &config.broker, Some(&identity), &config.socket)?;
+        let (socket, _, monitor) = socket::open_monitored(Role::Worker, &config.broker, Some(&identity), &config.socket)?;
         let mailbox = Arc::new(Mailbox::new()?);
         let now = Instant::now();
         let core = Core {
@@ -340,6 +345,7 @@ impl Worker {
             last_broker_reply: now,
             stopping: Stopping::Running,
             finished: false,
+            monitor,
             handlers: self
                 .handlers
                 .into_iter()
@@ -358,6 +364,7 @@ impl Worker {
             sched: Mutex::new(Sched { backlog: VecDeque::new(), running: 0 }),
             stats: Arc::new(WorkerStats::default()),
             stopped: Oneshot::new(),
+            failure: Mutex::new(None),
             config,
         });
         for i in 0..pool_size {
@@ -405,6 +412,12 @@ impl RunningWorker {
 
     pub fn stats(&self) -> &WorkerStats {
         &self.link.stats
+    }
+
+    /// Why the worker stopped by itself: the broker refused its handshake or its registration
+    /// (403); it does not retry. `None` while it runs or after a normal stop.
+    pub fn error(&self) -> Option<Error> {
+        lock(&self.link.failure).clone()
     }
 
     /// Asks the worker to stop: it finishes the handlers in flight (bounded by
@@ -501,6 +514,8 @@ struct Link {
     config: WorkerConfig,
     stats: Arc<WorkerStats>,
     stopped: Oneshot<()>,
+    /// Why the worker stopped by itself (see [`RunningWorker::error`]).
+    failure: Mutex<Option<Error>>,
 }
 
 impl Link {
@@ -745,8 +760,10 @@ struct Core {
     next_beat: Instant,
     last_broker_reply: Instant,
     stopping: Stopping,
-    /// Unregistered (or gave up on it): the owner ends the worker.
+    /// Unregistered (or gave up on it, or refused): the owner ends the worker.
     finished: bool,
+    /// Handshake monitor (CURVE only).
+    monitor: Option<crate::security::Monitor>,
     /// Here rather than in the [`Link`]: they go when the worker ends, and with them whatever
     /// they hold (a binding's handle on its runtime that keeps a process alive, say).
     handlers: HashMap<String, Arc<Verb>>,
@@ -769,19 +786,30 @@ impl Core {
             Stopping::Running => self.next_beat,
             Stopping::Draining(d) | Stopping::Down(d) => d.min(self.next_beat),
         };
-        let mut items = [self.socket.as_poll_item(zmq::POLLIN), self.mailbox.poll_item()];
+        // Third item: the handshake monitor (the mailbox again when there is none).
+        let third = self.monitor.as_ref().map_or_else(|| self.mailbox.poll_item(), |m| m.poll_item());
+        let mut items = [self.socket.as_poll_item(zmq::POLLIN), self.mailbox.poll_item(), third];
         if let Err(e) = mailbox::wait(&mut items, Some(wake_at)) {
             log::error!("worker poll failed: {e}; stopping");
             self.finished = true;
             return;
         }
-        let (socket_ready, mailbox_ready) = (items[0].is_readable(), items[1].is_readable());
+        let (socket_ready, mailbox_ready, monitor_ready) = (items[0].is_readable(), items[1].is_readable(), items[2].is_readable());
+        if monitor_ready {
+            if let Some(reason) = self.monitor.as_mut().and_then(|m| m.check()) {
+                self.fail(link, Error::AuthenticationFailed(reason));
+                return;
+            }
+        }
         if socket_ready && self.receive_all(link) {
             if let Stopping::Down(_) = self.stopping {
                 log::info!("worker {} unregistered", self.identity);
                 self.finished = true;
                 return;
             }
+        }
+        if self.finished {
+            return; // refused (403)
         }
         self.take_commands(link, mailbox_ready);
         let now = Instant::now();
@@ -818,6 +846,13 @@ impl Core {
             }
             _ => {}
         }
+    }
+
+    /// A fatal error: the worker ends and does not retry.
+    fn fail(&mut self, link: &Link, error: Error) {
+        log::error!("worker {} stops: {error}", self.identity);
+        *lock(&link.failure) = Some(error);
+        self.finished = true;
     }
 
     fn take_commands(&mut self, link: &Link, pipe_readable: bool) {
@@ -863,9 +898,10 @@ impl Core {
 
     fn reconnect(&mut self, link: &Link) {
         let identity = protocol::new_identity(&self.sid);
-        match socket::open(Role::Worker, &link.config.broker, Some(&identity), &link.config.socket) {
-            Ok((sock, _)) => {
+        match socket::open_monitored(Role::Worker, &link.config.broker, Some(&identity), &link.config.socket) {
+            Ok((sock, _, monitor)) => {
                 self.socket = sock;
+                self.monitor = monitor;
                 self.identity = identity;
                 link.stats.reconnects.fetch_add(1, Ordering::Relaxed);
                 self.smi("UP");
@@ -891,6 +927,17 @@ impl Core {
                 Ok(msg) if msg.kind == MessageType::Rep => {
                     if msg.address.sid == SMI_SID {
                         log::trace!("SMI {} answered {:?}", msg.address.verb, msg.status);
+                        if msg.status == Some(status::FORBIDDEN) {
+                            // The broker's allow list does not let our key serve this sid.
+                            let sid = self.sid.clone();
+                            self.fail(
+                                link,
+                                Error::AuthenticationFailed(format!(
+                                    "the broker refused to register this worker for {sid} (403: its key may not serve it)"
+                                )),
+                            );
+                            return down_acked;
+                        }
                         down_acked |= msg.address.verb == "DOWN";
                     }
                 }

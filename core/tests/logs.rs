@@ -32,9 +32,12 @@ fn request_log_lines_carry_the_request_id() {
     let _ = c.request(Call::new("panic", Value::Nil).header("X-Request-Id", "req-panic"));
     let _ = c.request(Call::new("echo", 1).header("x-request-id", "req-ok"));
     let _ = c.request(Call::new("x", Value::Nil).sid("nobody").header("x-request-id", "req-404"));
-    let lines = LINES.lock().unwrap().clone();
-    let has = |needle: &str, id: &str| lines.iter().any(|l| l.contains(needle) && l.contains(&format!("x-request-id={id}")));
-    assert!(has("panicked", "req-panic"), "worker panic line: {lines:#?}");
+    let has = |needle: &str, id: &str| {
+        LINES.lock().unwrap().iter().any(|l| l.contains(needle) && l.contains(&format!("x-request-id={id}")))
+    };
+    // The handler's thread sends the 500 (its responder, dropped while unwinding) before it
+    // logs the panic, so the line may come just after the reply.
+    assert!(wait_until(std::time::Duration::from_secs(2), || has("panicked", "req-panic")), "worker panic line: {:#?}", LINES.lock().unwrap());
     assert!(has("→", "req-ok"), "broker forward line (debug)");
     assert!(has("answered 200", "req-ok"), "broker reply line (debug)");
     assert!(has("answering 404", "req-404"), "broker 404 line");

@@ -50,6 +50,40 @@ pub unsafe extern "C" fn zss_broker_bind(
     })
 }
 
+/// As `zss_broker_bind`, serving CURVE on both sockets with `curve_secret` (the broker's
+/// secret key: Z85 text, a key file or `env:VAR`). `allow_list` (may be NULL: any key may
+/// connect) is the text of an allow list, one public key a line with optional
+/// `name=N call=A,B serve=C` (`*` = all) and `#` comments; calls outside a key's `call=` get
+/// 403, registrations outside its `serve=` are refused (403).
+///
+/// Ownership: as `zss_broker_bind`; the strings are copied. Errors: as `zss_broker_bind`, and
+/// `ZSS_RESULT_INVALID_ARGUMENT` for a malformed key or allow list, or a libzmq without CURVE.
+#[no_mangle]
+pub unsafe extern "C" fn zss_broker_bind_curve(
+    frontend: *const c_char,
+    backend: *const c_char,
+    curve_secret: *const c_char,
+    allow_list: *const c_char,
+    broker_out: *mut *mut zss_broker,
+) -> zss_result {
+    guard("zss_broker_bind_curve", || {
+        let broker_out = out_param(broker_out, "broker_out")?;
+        *broker_out = std::ptr::null_mut();
+        let mut config = BrokerConfig::new(str_arg(frontend, "frontend")?, str_arg(backend, "backend")?)
+            .curve(crate::security::pair_arg(curve_secret, "curve_secret")?);
+        if let Some(text) = crate::handle::opt_str_arg(allow_list, "allow_list")? {
+            config = config.allow(zss::SharedAllowList::new(zss::AllowList::parse(text)?));
+        }
+        let broker = Broker::bind(config)?;
+        *broker_out = into_raw(zss_broker {
+            frontend: c_string(broker.frontend_endpoint()),
+            backend: c_string(broker.backend_endpoint()),
+            state: Mutex::new(BrokerState::Bound(broker)),
+        });
+        Ok(())
+    })
+}
+
 /// Starts serving on a background thread. Returns at once.
 ///
 /// Threading: thread-safe. Errors: `ZSS_RESULT_NULL_PARAMETER`; `ZSS_RESULT_INVALID_STATE`

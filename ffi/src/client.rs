@@ -78,6 +78,39 @@ pub unsafe extern "C" fn zss_client_new(
     })
 }
 
+/// As `zss_client_new`, encrypted with CURVE: `broker_public` is the broker's public key and
+/// `secret` this client's secret key (each Z85 text, a key file or `env:VAR`; the public key is
+/// derived). A refused handshake (wrong broker key, our key not on its allow list) fails the
+/// calls with `ZSS_RESULT_AUTHENTICATION_FAILED` within a second instead of a timeout.
+///
+/// Ownership: as `zss_client_new`; the strings are copied. Errors: as `zss_client_new`, and
+/// `ZSS_RESULT_INVALID_ARGUMENT` for a malformed key or a libzmq without CURVE.
+#[no_mangle]
+pub unsafe extern "C" fn zss_client_new_curve(
+    endpoint: *const c_char,
+    default_sid: *const c_char,
+    timeout_ms: u32,
+    broker_public: *const c_char,
+    secret: *const c_char,
+    client_out: *mut *mut zss_client,
+) -> zss_result {
+    guard("zss_client_new_curve", || {
+        let client_out = out_param(client_out, "client_out")?;
+        *client_out = std::ptr::null_mut();
+        let endpoint = str_arg(endpoint, "endpoint")?;
+        let server = crate::security::key_arg(broker_public, "broker_public")?;
+        let pair = crate::security::pair_arg(secret, "secret")?;
+        let mut config = ClientConfig::new(endpoint).curve(server, pair);
+        config.sid = opt_str_arg(default_sid, "default_sid")?.map(str::to_owned);
+        if timeout_ms > 0 {
+            config.timeout = Duration::from_millis(u64::from(timeout_ms));
+        }
+        let client = Client::connect(config)?;
+        *client_out = into_raw(zss_client { inner: client });
+        Ok(())
+    })
+}
+
 /// Calls `verb` on service `sid` (NULL: the client's default) with JSON text in and out.
 ///
 /// `payload_json` is any JSON text (`"null"` for no payload); `headers_json` is NULL or a JSON

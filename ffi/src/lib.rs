@@ -25,6 +25,7 @@ mod broker;
 mod client;
 mod handle;
 mod reply;
+mod security;
 mod value;
 mod worker;
 
@@ -66,6 +67,9 @@ pub enum zss_result {
     InvalidState = 9,
     /// The caller's buffer is too small; the required size is reported through the out-param.
     InsufficientSize = 10,
+    /// The broker refused the CURVE handshake (wrong broker key, our key not on its allow list)
+    /// or a worker's registration (403: its key may not serve the sid). Retrying will not help.
+    AuthenticationFailed = 11,
     /// A bug in zss: a Rust panic was caught at the boundary. Please report it.
     Panic = 99,
 }
@@ -91,6 +95,7 @@ impl From<zss::Error> for Failure {
             zss::Error::InvalidArgument(_) => zss_result::InvalidArgument,
             zss::Error::Closed => zss_result::Closed,
             zss::Error::Socket { .. } => zss_result::Socket,
+            zss::Error::AuthenticationFailed(_) => zss_result::AuthenticationFailed,
         };
         Failure::new(code, e.to_string())
     }
@@ -179,6 +184,7 @@ pub extern "C" fn zss_result_name(result: zss_result) -> *const c_char {
         zss_result::Socket => c"ZSS_RESULT_SOCKET",
         zss_result::InvalidState => c"ZSS_RESULT_INVALID_STATE",
         zss_result::InsufficientSize => c"ZSS_RESULT_INSUFFICIENT_SIZE",
+        zss_result::AuthenticationFailed => c"ZSS_RESULT_AUTHENTICATION_FAILED",
         zss_result::Panic => c"ZSS_RESULT_PANIC",
     };
     name.as_ptr()

@@ -201,6 +201,32 @@ pub unsafe extern "C" fn zss_worker_set_concurrency(worker: *const zss_worker, c
     })
 }
 
+/// Encrypts the worker's connection with CURVE: `broker_public` is the broker's public key,
+/// `secret` the worker's secret key (each Z85 text, a key file or `env:VAR`). Only before
+/// `zss_worker_start`. A worker whose handshake or registration is refused stops by itself
+/// (it does not retry); the reason is logged.
+///
+/// Errors: `ZSS_RESULT_NULL_PARAMETER`, `ZSS_RESULT_INVALID_ARGUMENT` (a malformed key, a
+/// libzmq without CURVE), `ZSS_RESULT_INVALID_STATE` (already started), `ZSS_RESULT_CLOSED`.
+#[no_mangle]
+pub unsafe extern "C" fn zss_worker_set_curve(
+    worker: *const zss_worker,
+    broker_public: *const c_char,
+    secret: *const c_char,
+) -> zss_result {
+    guard("zss_worker_set_curve", || {
+        let worker = borrow(worker, "worker")?;
+        let server = crate::security::key_arg(broker_public, "broker_public")?;
+        let pair = crate::security::pair_arg(secret, "secret")?;
+        let mut state = worker.state.lock().unwrap_or_else(|p| p.into_inner());
+        let WorkerState::Defining { config, .. } = &mut *state else {
+            return Err(not_defining(&state));
+        };
+        *config = std::mem::replace(config, WorkerConfig::new("")).curve(server, pair);
+        Ok(())
+    })
+}
+
 /// Connects, registers with the broker (SMI UP) and serves in the background. Returns at once;
 /// registration completes asynchronously (the broker answers 404 for the sid until it has).
 ///

@@ -93,6 +93,10 @@ function settle(outcome) {
     });
   }
   if (outcome.kind === 'invalid') throw new TypeError(outcome.message);
+  // The broker refused our CURVE key (or registration): code 401, authenticationFailed set.
+  if (outcome.kind === 'auth') {
+    throw new ZssError(outcome.code, { developerMessage: outcome.message, authenticationFailed: true });
+  }
   throw new ZssError(outcome.code, { developerMessage: outcome.message });
 }
 

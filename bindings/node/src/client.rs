@@ -52,6 +52,7 @@ impl ToNapiValue for Outcome {
                     zss::Error::InvalidArgument(_) => "invalid",
                     zss::Error::Closed => "closed",
                     zss::Error::Socket { .. } => "socket",
+                    zss::Error::AuthenticationFailed(_) => "auth",
                 };
                 set(env, obj, "kind", &zss::Value::from(kind))?;
                 set(env, obj, "code", &zss::Value::Int(e.code().into()))?;

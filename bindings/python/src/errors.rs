@@ -13,6 +13,7 @@ pyo3::import_exception!(zss._errors, ServiceError);
 pyo3::import_exception!(zss._errors, Timeout);
 pyo3::import_exception!(zss._errors, ClosedError);
 pyo3::import_exception!(zss._errors, SocketError);
+pyo3::import_exception!(zss._errors, AuthenticationError);
 
 /// The Python exception for a core error.
 pub fn to_pyerr(py: Python<'_>, err: zss::Error) -> PyErr {
@@ -21,6 +22,7 @@ pub fn to_pyerr(py: Python<'_>, err: zss::Error) -> PyErr {
         zss::Error::InvalidArgument(message) => PyValueError::new_err(message),
         zss::Error::Closed => ClosedError::new_err("the client or service is closed"),
         e @ zss::Error::Socket { .. } => SocketError::new_err(e.to_string()),
+        e @ zss::Error::AuthenticationFailed(_) => AuthenticationError::new_err(e.to_string()),
     }
 }
 

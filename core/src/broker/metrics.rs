@@ -100,7 +100,19 @@ struct SnapshotCollector(Snapshot);
 
 impl Collector for SnapshotCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> std::result::Result<(), std::fmt::Error> {
-        for (name, help, value, is_gauge) in &self.0.totals {
+        let auth = "zss_broker_auth_failures_";
+        {
+            let mut family = encoder.encode_descriptor(
+                "zss_broker_auth_failures",
+                "CURVE handshakes refused by the allow list",
+                None,
+                MetricType::Counter,
+            )?;
+            for (name, _, value, _) in self.0.totals.iter().filter(|t| t.0.starts_with(auth)) {
+                family.encode_family(&[("socket", &name[auth.len()..])])?.encode_counter::<NoLabelSet, _, f64>(value, None)?;
+            }
+        }
+        for (name, help, value, is_gauge) in self.0.totals.iter().filter(|t| !t.0.starts_with(auth)) {
             let (help, value) = (*help, *value);
             if *is_gauge {
                 let g = ConstGauge::new(value as i64);

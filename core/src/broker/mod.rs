@@ -15,12 +15,13 @@ mod management;
 mod metrics;
 mod stats;
 
-pub use metrics::{MetricsServer, ServiceSnapshot, Snapshot};
+pub use metrics::{render as render_metrics, MetricsServer, ServiceSnapshot, Snapshot};
 
 use crate::error::{status, Error, Result, ServiceError};
 use crate::mailbox::{self, Mailbox};
 use crate::msgpack::{self, Value};
 use crate::protocol::{self, Address, MessageType, RequestTag, PROTOCOL, SMI_SID};
+use crate::security::{self, Curve, KeyPair, SharedAllowList, ZapDomain};
 use crate::socket::{self, Role, SocketOptions};
 use dispatch::Service;
 use rustc_hash::FxHashMap as HashMap;
@@ -53,7 +54,15 @@ pub struct BrokerConfig {
     /// `micro.bber`, `micro.bfes` on replies; float64 epoch ms). Off by default: it means
     /// decoding and re-encoding every header map, which the hot path otherwise never does.
     pub timing_headers: bool,
+    /// Sockets' settings; `socket.curve` = `Curve::Server` serves CURVE (see [`BrokerConfig::curve`]).
     pub socket: SocketOptions,
+    /// Extra plaintext endpoints next to the CURVE ones (migration; off by default). Peers on
+    /// them are not authenticated and not subject to the allow list's permissions.
+    pub frontend_plain: Option<String>,
+    pub backend_plain: Option<String>,
+    /// Only these keys may connect (CURVE only), with their per-service permissions. Replace
+    /// its contents to reload ([`SharedAllowList::replace`]; `zss broker` does on SIGHUP).
+    pub allow: Option<SharedAllowList>,
 }
 
 impl Default for BrokerConfig {
@@ -68,6 +77,9 @@ impl Default for BrokerConfig {
             request_timeout: Duration::from_secs(60),
             timing_headers: false,
             socket: SocketOptions::default(),
+            frontend_plain: None,
+            backend_plain: None,
+            allow: None,
         }
     }
 }
@@ -75,6 +87,18 @@ impl Default for BrokerConfig {
 impl BrokerConfig {
     pub fn new(frontend: impl Into<String>, backend: impl Into<String>) -> Self {
         BrokerConfig { frontend: frontend.into(), backend: backend.into(), ..Default::default() }
+    }
+
+    /// Serves CURVE on the frontend and backend with this secret key.
+    pub fn curve(mut self, secret: KeyPair) -> Self {
+        self.socket.curve = Some(Curve::Server { secret, zap_domain: None, plain: None });
+        self
+    }
+
+    /// Accepts only the keys of `allow` (needs [`BrokerConfig::curve`]).
+    pub fn allow(mut self, allow: SharedAllowList) -> Self {
+        self.allow = Some(allow);
+        self
     }
 }
 
@@ -110,6 +134,11 @@ pub struct BrokerStats {
     pub workers: AtomicU64,
     /// Gauge: requests forwarded and not yet answered.
     pub in_flight: AtomicU64,
+    /// CURVE handshakes refused by the allow list, per socket.
+    pub auth_failures_frontend: AtomicU64,
+    pub auth_failures_backend: AtomicU64,
+    /// Calls and registrations answered 403 (the key may not call / serve that sid).
+    pub forbidden: AtomicU64,
 }
 
 impl BrokerStats {
@@ -119,7 +148,7 @@ impl BrokerStats {
 
     /// Every figure as `(name, description, value, is_gauge)`: the one list `SMI STATS` and
     /// the Prometheus endpoint are both made from.
-    pub fn fields(&self) -> [(&'static str, &'static str, u64, bool); 14] {
+    pub fn fields(&self) -> [(&'static str, &'static str, u64, bool); 17] {
         let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
         [
             ("requests", "Requests received on the frontend", g(&self.requests), false),
@@ -136,6 +165,9 @@ impl BrokerStats {
             ("workers_removed", "Workers removed (expired, DOWN, disconnected)", g(&self.workers_removed), false),
             ("workers", "Live workers", g(&self.workers), true),
             ("in_flight", "Requests forwarded and not yet answered", g(&self.in_flight), true),
+            ("auth_failures_frontend", "Handshakes refused on the frontend", g(&self.auth_failures_frontend), false),
+            ("auth_failures_backend", "Handshakes refused on the backend", g(&self.auth_failures_backend), false),
+            ("forbidden", "Calls and registrations answered 403 (key not permitted)", g(&self.forbidden), false),
         ]
     }
 }
@@ -159,6 +191,8 @@ pub struct Broker {
     backend_endpoint: String,
     config: BrokerConfig,
     stats: Arc<BrokerStats>,
+    /// The allow list's ZAP domains, registered as long as the broker lives.
+    zap: Vec<ZapDomain>,
 }
 
 impl Broker {
@@ -166,9 +200,33 @@ impl Broker {
         if config.max_ttl.is_zero() || config.sweep_interval.is_zero() {
             return Err(Error::InvalidArgument("max_ttl and sweep_interval must be positive".into()));
         }
-        let (frontend, frontend_endpoint) = socket::open(Role::Frontend, &config.frontend, None, &config.socket)?;
-        let (backend, backend_endpoint) = socket::open(Role::Backend, &config.backend, None, &config.socket)?;
-        Ok(Broker { frontend, backend, frontend_endpoint, backend_endpoint, config, stats: Arc::default() })
+        let stats: Arc<BrokerStats> = Arc::default();
+        let curve = config.socket.curve.is_some();
+        if !curve && (config.allow.is_some() || config.frontend_plain.is_some() || config.backend_plain.is_some()) {
+            return Err(Error::InvalidArgument("an allow list and plaintext extra endpoints need CURVE (a server secret key)".into()));
+        }
+        let mut zap = Vec::new();
+        let mut options = |label: &'static str, plain: &Option<String>| -> Result<SocketOptions> {
+            let mut o = config.socket.clone();
+            if let Some(Curve::Server { zap_domain, plain: p, .. }) = &mut o.curve {
+                *p = plain.clone();
+                // Always a domain of our own, allow list or not: which handshakes libzmq sends to
+                // a ZAP handler without one differs between libzmq builds.
+                let st = stats.clone();
+                let on_refused: Arc<dyn Fn() + Send + Sync> = Arc::new(move || {
+                    bump(if label == "frontend" { &st.auth_failures_frontend } else { &st.auth_failures_backend })
+                });
+                let domain = security::register_zap_domain(label, config.allow.clone(), on_refused)?;
+                *zap_domain = Some(domain.name.clone());
+                zap.push(domain);
+            }
+            Ok(o)
+        };
+        let fe_options = options("frontend", &config.frontend_plain)?;
+        let be_options = options("backend", &config.backend_plain)?;
+        let (frontend, frontend_endpoint) = socket::open(Role::Frontend, &config.frontend, None, &fe_options)?;
+        let (backend, backend_endpoint) = socket::open(Role::Backend, &config.backend, None, &be_options)?;
+        Ok(Broker { frontend, backend, frontend_endpoint, backend_endpoint, config, stats, zap })
     }
 
     /// The frontend endpoint actually bound (a `*` port resolved).
@@ -330,6 +388,8 @@ struct Engine {
     /// Per-service figures, indexed by `service_index[sid]`; never shrinks.
     service_stats: Vec<stats::ServiceStats>,
     service_index: HashMap<String, usize>,
+    allow: Option<SharedAllowList>,
+    _zap: Vec<ZapDomain>,
 }
 
 impl Engine {
@@ -342,6 +402,8 @@ impl Engine {
             ("code", Value::from(404)),
         ]);
         Engine {
+            allow: broker.config.allow.clone(),
+            _zap: broker.zap,
             endpoints: (broker.frontend_endpoint, broker.backend_endpoint),
             started: Instant::now(),
             service_stats: Vec::new(),
@@ -473,6 +535,9 @@ impl Engine {
             // The original broker answers 404 here; we answer management verbs.
             return self.on_management();
         }
+        if !self.permitted(1, |entry, sid| entry.call.allows(sid)) {
+            return self.answer_forbidden("call");
+        }
         loop {
             let worker = match self.pick_worker() {
                 Pick::Worker(w) => w,
@@ -514,6 +579,29 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// Whether the key that sent `self.frames` may do this with `self.sid_buf` (always, with
+    /// no allow list or on a plaintext endpoint). Reads the ZAP User-Id of frame `frame`; no
+    /// allocation.
+    fn permitted(&self, frame: usize, check: impl Fn(&security::AllowEntry, &str) -> bool) -> bool {
+        let Some(allow) = &self.allow else { return true };
+        let Some(user) = security::user_id(&self.frames[frame]) else { return true };
+        let list = allow.read();
+        list.get(user).is_some_and(|entry| check(entry, &self.sid_buf))
+    }
+
+    fn answer_forbidden(&mut self, what: &str) {
+        bump(&self.stats.forbidden);
+        let user = security::user_id(&self.frames[1]).map(|u| u[..8.min(u.len())].to_owned()).unwrap_or_default();
+        log::warn!(
+            "key {user}… may not {what} {}; answering 403 ({})",
+            self.sid_buf,
+            RequestTag::from_frames(&self.frames[3], &self.frames[5])
+        );
+        let err = ServiceError::new(status::FORBIDDEN);
+        let payload = msgpack::encode(&err.to_payload()).expect("error payload encodes");
+        self.answer_client(status::FORBIDDEN, payload, None);
     }
 
     fn answer_overloaded(&mut self) {
@@ -691,7 +779,19 @@ impl Engine {
         let code = match (&address, &payload) {
             (Ok(a), Ok(Value::Str(sid))) if a.sid == SMI_SID => {
                 let sid = sid.to_uppercase();
-                match a.verb.to_uppercase().as_str() {
+                let verb = a.verb.to_uppercase();
+                self.sid_buf.clear();
+                self.sid_buf.push_str(&sid);
+                let registering = verb == "UP" || (verb == "HEARTBEAT" && !self.workers.contains_key(&worker));
+                if registering && !self.permitted(base, |entry, sid| entry.serve.allows(sid)) {
+                    bump(&self.stats.forbidden);
+                    log::warn!(
+                        "worker {} may not serve {sid}: registration refused (403)",
+                        String::from_utf8_lossy(&worker)
+                    );
+                    status::FORBIDDEN
+                } else {
+                match verb.as_str() {
                     "UP" => self.register(worker.clone(), sid),
                     "DOWN" => self.unregister(&worker, &sid),
                     "HEARTBEAT" => {
@@ -704,10 +804,11 @@ impl Engine {
                     }
                     _ => status::INTERNAL,
                 }
+                }
             }
             _ => status::INTERNAL,
         };
-        if code != status::OK {
+        if code != status::OK && code != status::FORBIDDEN {
             log::warn!(
                 "SMI request from {} answered {code} (address {:?}, payload {:?})",
                 String::from_utf8_lossy(&worker),

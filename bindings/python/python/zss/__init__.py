@@ -19,7 +19,7 @@ back as floats.
 """
 
 from . import _native
-from ._errors import ClosedError, ServiceError, SocketError, Timeout, ZssError
+from ._errors import AuthenticationError, ClosedError, ServiceError, SocketError, Timeout, ZssError
 from .broker import Broker
 from .client import Client, Reply
 from .service import Handler, Request, Response, Service
@@ -37,6 +37,7 @@ __all__ = [
     "Service",
     "ServiceError",
     "SocketError",
+    "AuthenticationError",
     "Timeout",
     "ZssError",
     "__version__",

@@ -6,7 +6,7 @@ from typing import Any, Dict, Optional
 
 from . import _native
 
-__all__ = ["ZssError", "ServiceError", "Timeout", "ClosedError", "SocketError"]
+__all__ = ["ZssError", "ServiceError", "Timeout", "ClosedError", "SocketError", "AuthenticationError"]
 
 
 class ZssError(Exception):
@@ -69,3 +69,8 @@ class ClosedError(ZssError):
 
 class SocketError(ZssError, OSError):
     """A ZeroMQ operation failed: bad endpoint, address in use, …"""
+
+
+class AuthenticationError(ZssError):
+    """The broker refused our CURVE handshake (wrong broker key, our key not on its allow list)
+    or a service's registration (403: its key may not serve the sid). Retrying will not help."""

@@ -95,4 +95,7 @@ module ZSS
 
   # A ZeroMQ failure: a bad or busy endpoint, ... (code 500).
   class SocketError < Error; end
+
+  # The broker refused our CURVE key, or a service's registration (code 401). Do not retry.
+  class AuthenticationError < Error; end
 end

@@ -307,20 +307,47 @@ struct BrokerProcess {
     child: std::process::Child,
     frontend: String,
     backend: String,
+    /// With CURVE: the broker's public key (clients and workers make their own pairs).
+    curve: Option<zss::security::Key>,
 }
 
 impl BrokerProcess {
+    /// A broker serving CURVE (its secret passed through the environment, as deployed).
+    fn start_curve() -> BrokerProcess {
+        let pair = zss::KeyPair::generate().expect("CURVE key pair");
+        let mut b = BrokerProcess::start_with(Some(&pair));
+        b.curve = Some(pair.public);
+        b
+    }
+
+    /// A client or worker config for this broker's frontend or backend (CURVE if it serves it).
+    fn client_config(&self) -> ClientConfig {
+        let c = ClientConfig::new(&self.frontend);
+        match self.curve {
+            Some(server) => c.curve(server, zss::KeyPair::generate().unwrap()),
+            None => c,
+        }
+    }
+
     fn start() -> BrokerProcess {
+        BrokerProcess::start_with(None)
+    }
+
+    fn start_with(curve: Option<&zss::KeyPair>) -> BrokerProcess {
         let port = || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let (frontend, backend) = (format!("tcp://127.0.0.1:{}", port()), format!("tcp://127.0.0.1:{}", port()));
-        let child = std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["broker", "--frontend", &frontend, "--backend", &backend, "--log-level", "error"])
-            .spawn()
-            .expect("start broker process");
-        let probe = Client::connect(ClientConfig::new(&frontend).timeout(Duration::from_millis(200))).unwrap();
+        let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+        cmd.args(["broker", "--frontend", &frontend, "--backend", &backend, "--log-level", "error"]);
+        if let Some(pair) = curve {
+            cmd.env("MICRO_BROKER_CURVE_SECRET", pair.secret_z85());
+        }
+        let child = cmd.spawn().expect("start broker process");
+        let mut broker = BrokerProcess { child, frontend, backend, curve: curve.map(|p| p.public) };
+        let probe = Client::connect(broker.client_config().timeout(Duration::from_millis(200))).unwrap();
         let end = Instant::now() + Duration::from_secs(10);
         while probe.management("PING").is_err() && Instant::now() < end {}
-        BrokerProcess { child, frontend, backend }
+        broker.curve = curve.map(|p| p.public);
+        broker
     }
 
     fn pid(&self) -> u32 {
@@ -328,7 +355,7 @@ impl BrokerProcess {
     }
 
     fn workers(&self) -> u64 {
-        let probe = Client::connect(ClientConfig::new(&self.frontend).timeout(Duration::from_secs(1))).unwrap();
+        let probe = Client::connect(self.client_config().timeout(Duration::from_secs(1))).unwrap();
         probe.management("STATS").ok().and_then(|s| s.get("broker")?.get("workers")?.as_i64()).unwrap_or(0) as u64
     }
 
@@ -351,6 +378,17 @@ fn echo_worker(backend: &str) -> RunningWorker {
     echo_worker_named(backend, "bench", false)
 }
 
+/// An echo worker for `broker`, with CURVE if it serves it.
+fn echo_worker_for(broker: &BrokerProcess, sid: &str) -> RunningWorker {
+    let mut config = WorkerConfig::new(sid).broker(&broker.backend).concurrency(4);
+    if let Some(server) = broker.curve {
+        config = config.curve(server, zss::KeyPair::generate().unwrap());
+    }
+    let mut w = Worker::new(config);
+    w.verb("echo", |req| Ok(Response::ok(req.payload.clone())));
+    w.start().unwrap()
+}
+
 fn echo_worker_named(backend: &str, sid: &str, inline: bool) -> RunningWorker {
     let mut config = WorkerConfig::new(sid).broker(backend).concurrency(4);
     config.inline_handlers = inline;
@@ -360,7 +398,15 @@ fn echo_worker_named(backend: &str, sid: &str, inline: bool) -> RunningWorker {
 }
 
 fn client(broker: &BrokerProcess) -> Client {
-    Client::connect(ClientConfig::new(&broker.frontend).sid("bench").timeout(Duration::from_secs(30))).unwrap()
+    Client::connect(broker.client_config().sid("bench").timeout(Duration::from_secs(30))).unwrap()
+}
+
+/// zss client → broker → zss worker, all three with CURVE (`curve`) or plaintext.
+fn zss_case_secured(curve: bool) -> SyncCase {
+    let broker = if curve { BrokerProcess::start_curve() } else { BrokerProcess::start() };
+    let worker = echo_worker_for(&broker, "BENCH");
+    broker.wait_workers(1);
+    zss_client_case(broker, Box::new(worker), 2)
 }
 
 fn payload_of(size: usize) -> Value {
@@ -457,7 +503,7 @@ fn raw_client_case(broker: BrokerProcess, worker: Box<dyn std::any::Any>) -> Syn
 
 /// Synchronous calls to `BENCH` through `broker` from the zss client.
 fn zss_client_case(broker: BrokerProcess, worker: Box<dyn std::any::Any>, size: usize) -> SyncCase {
-    let c = Client::connect(ClientConfig::new(&broker.frontend).sid("BENCH").timeout(Duration::from_secs(30))).unwrap();
+    let c = Client::connect(broker.client_config().sid("BENCH").timeout(Duration::from_secs(30))).unwrap();
     let payload = payload_of(size);
     SyncCase {
         processes: vec![broker.pid()],
@@ -572,8 +618,11 @@ pub fn broker_alone_json(seconds: f64, clients: usize, workers: usize, in_flight
 /// N clients × M workers; each client keeps `in_flight` calls outstanding by re-issuing from
 /// its completion callback.
 fn zss_pipelined(seconds: f64, clients: usize, workers: usize, in_flight: usize, size: usize) -> f64 {
-    let broker = BrokerProcess::start();
-    let _workers: Vec<_> = (0..workers).map(|_| echo_worker(&broker.backend)).collect();
+    zss_pipelined_on(BrokerProcess::start(), seconds, clients, workers, in_flight, size)
+}
+
+fn zss_pipelined_on(broker: BrokerProcess, seconds: f64, clients: usize, workers: usize, in_flight: usize, size: usize) -> f64 {
+    let _workers: Vec<_> = (0..workers).map(|_| echo_worker_for(&broker, "bench")).collect();
     broker.wait_workers(workers as u64);
     let done = Arc::new(AtomicU64::new(0));
     let running = Arc::new(AtomicBool::new(true));
@@ -828,6 +877,29 @@ pub fn run(opts: BenchOptions) {
         Some(m) => m.2,
         None => zss_pipelined(s, 1, 1, opts.in_flight, 2),
     };
+    // CURVE next to plaintext, in this run: synchronous (interleaved) and pipelined.
+    let curve = if zss::socket::has_curve() {
+        let mut pair = [zss_case_secured(false), zss_case_secured(true)];
+        let [plain, enc] = <[Latency; 2]>::try_from(measure_interleaved(&mut pair, s / 2.0, ROUNDS)).ok().expect("two results");
+        drop(pair);
+        println!("{:<44} {:>10} {:>9} {:>9}", "CURVE vs plaintext (zss client → broker → worker)", "calls/s", "p50 µs", "p99 µs");
+        println!("{:<44} {:>10.0} {:>9.1} {:>9.1}", "synchronous, plaintext", plain.rps, plain.p50, plain.p99);
+        println!("{:<44} {:>10.0} {:>9.1} {:>9.1}", "synchronous, CURVE", enc.rps, enc.p50, enc.p99);
+        let mut piped = Vec::new();
+        for (c, w) in [(1usize, 1usize), (4, 2)] {
+            let p = zss_pipelined_on(BrokerProcess::start(), s, c, w, opts.in_flight, 2);
+            let e = zss_pipelined_on(BrokerProcess::start_curve(), s, c, w, opts.in_flight, 2);
+            println!("{:<44} {:>10.0}", format!("pipelined {c}×{w}, plaintext"), p);
+            println!("{:<44} {:>10.0}   ({:.0}% of plaintext)", format!("pipelined {c}×{w}, CURVE"), e, 100.0 * e / p.max(1.0));
+            piped.push(serde_json::json!({"clients": c, "workers": w, "plain_rps": p, "curve_rps": e}));
+        }
+        println!();
+        Some(serde_json::json!({"sync_plain": plain.to_json(), "sync_curve": enc.to_json(), "pipelined": piped}))
+    } else {
+        println!("CURVE rows skipped: this build's libzmq (--features vendored) has no CURVE\n");
+        None
+    };
+
     let half = zss_at_rate(one_to_one / 2.0, s);
     let floor_half = floor_at_rate(one_to_one / 2.0, s);
     println!(
@@ -891,6 +963,7 @@ pub fn run(opts: BenchOptions) {
             "raw_clients_zss_workers_pipelined_rps": zss_workers_only,
             "zss_pipelined": matrix.iter().map(|(c, w, r)| serde_json::json!({"clients": c, "workers": w, "rps": r})).collect::<Vec<_>>(),
             "half_peak": lat(&half),
+            "curve": curve,
             "half_peak_raw_via_broker": lat(&floor_half),
             "broker_rss_kib": mem.map(|(b, a)| serde_json::json!({"before": b, "after": a, "requests": opts.memory_requests})),
         });

@@ -1,7 +1,7 @@
 //! `zss`: run a broker, call a service, or serve a demo echo service.
 //!
 //! Exit codes of `zss call`: 0 success (2xx), 1 error reply, 3 timeout (599), 2 bad usage or
-//! invalid JSON, 4 local failure (bad endpoint, …).
+//! invalid JSON, 4 local failure (bad endpoint, …), 5 authentication failed (CURVE key refused).
 
 mod bench;
 
@@ -40,6 +40,9 @@ enum Command {
     Stats(ManagementArgs),
     /// Measure raw ZeroMQ against zss on loopback and print the figures.
     Bench(BenchArgs),
+    /// Write a new CURVE key pair: NAME.key (the secret, mode 0600) and NAME.pub; prints the
+    /// public key.
+    Keygen(KeygenArgs),
     /// (bench helper) A raw ZeroMQ ROUTER echo on a free loopback port; prints the endpoint.
     #[command(hide = true, name = "bench-raw-echo")]
     BenchRawEcho,
@@ -80,6 +83,37 @@ struct BenchClientArgs {
 }
 
 #[derive(Args)]
+struct KeygenArgs {
+    /// File name without extension.
+    #[arg(long, default_value = "zss")]
+    out: String,
+}
+
+/// CURVE for clients and workers. Keys are a file, `env:VAR`, or the Z85 text.
+#[derive(Args, Clone)]
+struct CurveArgs {
+    /// The broker's public key: encrypts with CURVE (a `.pub` file, env:VAR or Z85 text).
+    #[arg(long, env = "ZSS_BROKER_KEY")]
+    broker_key: Option<String>,
+    /// Our own secret key (a `.key` file, env:VAR or Z85 text); the public key is derived.
+    /// Without it a throw-away pair is made (accepted only by a broker without --allow).
+    #[arg(long, env = "ZSS_KEY", requires = "broker_key")]
+    key: Option<String>,
+}
+
+impl CurveArgs {
+    fn keys(&self) -> Result<Option<(zss::security::Key, zss::KeyPair)>, Error> {
+        let Some(server) = &self.broker_key else { return Ok(None) };
+        let server = zss::security::load_key(server).map_err(|e| Error::InvalidArgument(format!("--broker-key: {e}")))?;
+        let me = match &self.key {
+            Some(k) => zss::KeyPair::load(k).map_err(|e| Error::InvalidArgument(format!("--key: {e}")))?,
+            None => zss::KeyPair::generate()?,
+        };
+        Ok(Some((server, me)))
+    }
+}
+
+#[derive(Args)]
 struct ManagementArgs {
     /// The broker's frontend.
     #[arg(long, env = "ZSS_BROKER", default_value = "tcp://127.0.0.1:7777")]
@@ -90,6 +124,8 @@ struct ManagementArgs {
     /// Timeout in ms.
     #[arg(long, default_value_t = 1000)]
     timeout: u64,
+    #[command(flatten)]
+    curve: CurveArgs,
 }
 
 #[derive(Args)]
@@ -140,6 +176,20 @@ struct BrokerArgs {
     /// Serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9100). Off by default.
     #[arg(long, env = "MICRO_BROKER_METRICS_ADDR")]
     metrics_addr: Option<String>,
+    /// Serve CURVE on the frontend and backend with this secret key (a `.key` file, env:VAR
+    /// or Z85 text). A key that does not parse stops the broker: never a plaintext fallback.
+    #[arg(long, env = "MICRO_BROKER_CURVE_SECRET")]
+    curve_secret: Option<String>,
+    /// Only these public keys may connect, with their permissions (one a line:
+    /// `KEY [name=N] [call=A,B|*] [serve=C|*]`, `#` comments); reloaded on SIGHUP.
+    #[arg(long, env = "MICRO_BROKER_ALLOW", requires = "curve_secret")]
+    allow: Option<String>,
+    /// An extra plaintext frontend endpoint next to the CURVE one (migration; unauthenticated).
+    #[arg(long, env = "MICRO_BROKER_FE_PLAIN", requires = "curve_secret")]
+    frontend_plain: Option<String>,
+    /// An extra plaintext backend endpoint next to the CURVE one (migration; unauthenticated).
+    #[arg(long, env = "MICRO_BROKER_BE_PLAIN", requires = "curve_secret")]
+    backend_plain: Option<String>,
 }
 
 #[derive(Args)]
@@ -160,6 +210,8 @@ struct CallArgs {
     /// Identity prefix.
     #[arg(long, default_value = "client")]
     identity: String,
+    #[command(flatten)]
+    curve: CurveArgs,
 }
 
 #[derive(Args)]
@@ -176,6 +228,8 @@ struct EchoArgs {
     /// Requests handled at once.
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
+    #[command(flatten)]
+    curve: CurveArgs,
 }
 
 fn main() -> ExitCode {
@@ -186,6 +240,7 @@ fn main() -> ExitCode {
         Command::Call(args) => return run_call(args),
         Command::Echo(args) => run_echo(args),
         Command::Bench(args) => run_bench(args),
+        Command::Keygen(args) => run_keygen(args),
         Command::BenchRawEcho => {
             bench::raw_echo_process();
             Ok(())
@@ -206,11 +261,27 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e @ Error::AuthenticationFailed(_)) => {
+            eprintln!("zss: {e}");
+            ExitCode::from(5)
+        }
+        Err(e @ Error::InvalidArgument(_)) => {
+            eprintln!("zss: {e}");
+            ExitCode::from(2)
+        }
         Err(e) => {
             eprintln!("zss: {e}");
             ExitCode::from(4)
         }
     }
+}
+
+fn run_keygen(args: KeygenArgs) -> Result<(), Error> {
+    let pair = zss::KeyPair::generate()?;
+    pair.write(&args.out)?;
+    eprintln!("zss: wrote {0}.key (secret, mode 0600) and {0}.pub", args.out);
+    println!("{}", pair.public_z85());
+    Ok(())
 }
 
 fn init_logging(level: &str, format: &str) {
@@ -248,6 +319,22 @@ fn run_broker(args: BrokerArgs) -> Result<(), Error> {
     config.sweep_interval = Duration::from_millis(args.update_interval);
     config.socket.max_message_size = args.max_message_size;
     config.timing_headers = args.timing_headers;
+    if let Some(secret) = &args.curve_secret {
+        let pair = zss::KeyPair::load(secret).map_err(|e| Error::InvalidArgument(format!("--curve-secret: {e}")))?;
+        log::info!("CURVE on; broker public key {}", pair.public_z85());
+        config = config.curve(pair);
+    }
+    config.frontend_plain = args.frontend_plain.clone();
+    config.backend_plain = args.backend_plain.clone();
+    let allow = match &args.allow {
+        Some(path) => {
+            let list = zss::AllowList::load(path)?;
+            log::info!("allow list {path}: {} keys", list.len());
+            Some(zss::SharedAllowList::new(list))
+        }
+        None => None,
+    };
+    config.allow = allow.clone();
     let mut broker = Broker::bind(config)?.start()?;
     let _metrics = args.metrics_addr.as_deref().map(|addr| broker.serve_metrics(addr)).transpose()?;
     log::info!(
@@ -256,8 +343,33 @@ fn run_broker(args: BrokerArgs) -> Result<(), Error> {
         broker.frontend_endpoint(),
         broker.backend_endpoint()
     );
-    wait_for_signal()?;
+    match (&allow, &args.allow) {
+        (Some(shared), Some(path)) => wait_for_signal_reloading(shared, path)?,
+        _ => wait_for_signal()?,
+    }
     broker.stop();
+    Ok(())
+}
+
+/// Blocks until SIGINT or SIGTERM; on SIGHUP re-reads the allow list (a list that does not
+/// parse is logged and the current one kept). Connections stay up.
+fn wait_for_signal_reloading(allow: &zss::SharedAllowList, path: &str) -> Result<(), Error> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
+        .map_err(|e| Error::Socket { context: "install signal handlers".into(), message: e.to_string() })?;
+    for sig in signals.forever() {
+        if sig != SIGHUP {
+            log::info!("received signal {sig}; shutting down");
+            break;
+        }
+        match zss::AllowList::load(path) {
+            Ok(list) => {
+                log::info!("SIGHUP: reloaded allow list {path}: {} keys", list.len());
+                allow.replace(list);
+            }
+            Err(e) => log::error!("SIGHUP: keeping the current allow list: {e}"),
+        }
+    }
     Ok(())
 }
 
@@ -277,7 +389,16 @@ fn run_call(args: CallArgs) -> ExitCode {
         };
         call = call.header(k, Value::from_json(v).unwrap_or_else(|_| Value::from(v)));
     }
-    let client = match Client::connect(ClientConfig::new(args.broker).identity(args.identity)) {
+    let mut config = ClientConfig::new(args.broker).identity(args.identity);
+    match args.curve.keys() {
+        Ok(Some((server, me))) => config = config.curve(server, me),
+        Ok(None) => {}
+        Err(e) => {
+            eprintln!("zss: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    let client = match Client::connect(config) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("zss: {e}");
@@ -303,6 +424,10 @@ fn run_call(args: CallArgs) -> ExitCode {
             eprintln!("zss: {e}");
             ExitCode::from(2)
         }
+        Err(e @ Error::AuthenticationFailed(_)) => {
+            eprintln!("zss: {e}");
+            ExitCode::from(5)
+        }
         Err(e) => {
             eprintln!("zss: {e}");
             ExitCode::from(4)
@@ -311,10 +436,13 @@ fn run_call(args: CallArgs) -> ExitCode {
 }
 
 fn run_echo(args: EchoArgs) -> Result<(), Error> {
-    let config = WorkerConfig::new(args.sid)
+    let mut config = WorkerConfig::new(args.sid)
         .broker(args.broker)
         .heartbeat(Duration::from_millis(args.heartbeat))
         .concurrency(args.concurrency);
+    if let Some((server, me)) = args.curve.keys()? {
+        config = config.curve(server, me);
+    }
     let mut worker = Worker::new(config);
     worker
         .verb("echo", |req| Ok(Response::ok(req.payload.clone())))
@@ -329,7 +457,16 @@ fn run_echo(args: EchoArgs) -> Result<(), Error> {
             let code = req.payload.get("code").and_then(Value::as_i64).unwrap_or(500);
             Err(ServiceError::new(u16::try_from(code).unwrap_or(500)))
         });
-    let running = worker.start()?;
+    let running = std::sync::Arc::new(worker.start()?);
+    // Stop on a signal, or when the worker stops by itself (its key refused: no retrying).
+    let watcher = running.clone();
+    std::thread::spawn(move || {
+        watcher.wait(None);
+        if let Some(e) = watcher.error() {
+            eprintln!("zss: {e}");
+            std::process::exit(5);
+        }
+    });
     wait_for_signal()?;
     running.join();
     Ok(())
@@ -372,7 +509,10 @@ fn run_bench_client(args: BenchClientArgs) -> Result<(), Error> {
 }
 
 fn run_management(verb: &str, args: ManagementArgs, human: fn(&Value)) -> Result<(), Error> {
-    let config = ClientConfig::new(args.broker).identity("zss-cli").timeout(Duration::from_millis(args.timeout));
+    let mut config = ClientConfig::new(args.broker).identity("zss-cli").timeout(Duration::from_millis(args.timeout));
+    if let Some((server, me)) = args.curve.keys()? {
+        config = config.curve(server, me);
+    }
     let payload = Client::connect(config)?.management(verb)?;
     if args.json {
         println!("{}", payload.to_json());
