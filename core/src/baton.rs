@@ -243,8 +243,10 @@ impl<C: Core, T> Baton<C, T> {
     /// Leaves the line (after a result or a timeout); returns the core if it was handed to
     /// `me` meanwhile: the caller owns it and must drive it or [`Baton::put`] it back.
     pub fn leave(&self, me: &Arc<Waiter<C, T>>) -> Option<C> {
-        lock(&self.state).line.retain(|w| !Arc::ptr_eq(w, me));
-        // Handing happens under the baton's lock, so nothing can arrive after the retain.
+        let mut s = lock(&self.state);
+        s.line.retain(|w| !Arc::ptr_eq(w, me));
+        // Under the baton's lock, like handing and taking back (`try_take`): taken back after
+        // this, the core would put `me` in line again after it has gone.
         me.take_core()
     }
 
