@@ -1,30 +1,10 @@
 //! The `zss` program as a user runs it: separate processes over TCP, exit codes, clear errors.
 
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-const ZSS: &str = env!("CARGO_BIN_EXE_zss");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-struct Proc(Child);
-impl Drop for Proc {
-    fn drop(&mut self) {
-        // SIGTERM: exercises the clean shutdown path.
-        unsafe { libc::kill(self.0.id() as i32, libc::SIGTERM) };
-        let _ = self.0.wait();
-    }
-}
-
-fn spawn(args: &[&str]) -> Proc {
-    Proc(Command::new(ZSS).args(args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap())
-}
-
-fn run(args: &[&str]) -> Output {
-    Command::new(ZSS).args(args).output().unwrap()
-}
+mod common;
+use common::process::*;
 
 fn call(fe: &str, args: &[&str]) -> (i32, serde_json::Value, String) {
     let mut all = vec!["call", "--broker", fe];

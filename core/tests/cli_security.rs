@@ -1,26 +1,11 @@
 //! `zss keygen`, `zss broker --curve-secret/--allow` (with a SIGHUP reload), `zss echo` and
 //! `zss call` with `--broker-key`, as separate processes over TCP.
 
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-const ZSS: &str = env!("CARGO_BIN_EXE_zss");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-struct Proc(Child);
-impl Drop for Proc {
-    fn drop(&mut self) {
-        unsafe { libc::kill(self.0.id() as i32, libc::SIGTERM) };
-        let _ = self.0.wait();
-    }
-}
-
-fn run(args: &[&str]) -> Output {
-    Command::new(ZSS).args(args).output().unwrap()
-}
+mod common;
+use common::process::*;
 
 fn has_curve() -> bool {
     zss::socket::has_curve()

@@ -2,6 +2,8 @@
 //! raw DEALER for speaking frames directly.
 #![allow(dead_code)]
 
+pub mod process;
+
 use std::time::{Duration, Instant};
 use zss::{Broker, BrokerConfig, Response, RunningBroker, RunningWorker, ServiceError, Value, Worker, WorkerConfig};
 
