@@ -111,6 +111,11 @@ typedef enum zss_result {
    */
   ZSS_RESULT_AUTHENTICATION_FAILED = 11,
   /**
+   * The broker the call went through was lost with the call in flight (status 503): it may
+   * or may not have run.
+   */
+  ZSS_RESULT_BROKER_LOST = 12,
+  /**
    * A bug in zss: a Rust panic was caught at the boundary. Please report it.
    */
   ZSS_RESULT_PANIC = 99,

@@ -1,6 +1,12 @@
-//! The ZSS client: one DEALER socket per client object, many calls in flight on it.
+//! The ZSS client: one DEALER socket per broker, many calls in flight on them.
 //!
-//! The socket and the calls in flight (the [`Core`]) sit in a [`Baton`]: one owner at a time,
+//! With several brokers a call goes to the one with the fewest calls in flight among those
+//! that are up. A broker counts as lost when its connection drops or it leaves a ping
+//! unanswered for the liveness window; its calls in flight then end at once with
+//! [`Error::BrokerLost`] (or, when marked idempotent, are re-sent to another broker), and it
+//! takes calls again as soon as it answers.
+//!
+//! The sockets and the calls in flight (the [`Core`]) sit in a [`Baton`]: one owner at a time,
 //! and the owner is whichever thread needs it. A blocking call that finds the socket free sends
 //! its request and polls for its own reply itself, completing any other replies it reads on
 //! the way; when it has its reply it lets go, to a thread waiting in line or, when calls are
@@ -25,8 +31,8 @@ use std::time::{Duration, Instant};
 /// Client settings. Defaults follow the original Node client.
 #[derive(Clone, Debug)]
 pub struct ClientConfig {
-    /// The broker's frontend, e.g. `tcp://127.0.0.1:7777`.
-    pub broker: String,
+    /// The brokers' frontends, e.g. `tcp://127.0.0.1:7777` (one or more).
+    pub brokers: Vec<String>,
     /// The service calls go to when a call names none.
     pub sid: Option<String>,
     /// Identity prefix: the socket's identity is `<identity>#<uuid>`.
@@ -35,25 +41,44 @@ pub struct ClientConfig {
     pub timeout: Duration,
     /// Headers sent with every call (a call's own headers are merged over them).
     pub headers: Vec<(String, Value)>,
+    /// With several brokers, each is pinged (SMI PING) this often (default 1000 ms)...
+    pub heartbeat: Duration,
+    /// ...and counts as lost after this many intervals without a word from it (default 3).
+    pub lost_after_beats: u32,
     pub socket: SocketOptions,
 }
 
 impl Default for ClientConfig {
     fn default() -> Self {
         ClientConfig {
-            broker: "tcp://127.0.0.1:7777".into(),
+            brokers: vec!["tcp://127.0.0.1:7777".into()],
             sid: None,
             identity: "client".into(),
             timeout: Duration::from_millis(1000),
             headers: Vec::new(),
+            heartbeat: Duration::from_millis(1000),
+            lost_after_beats: 3,
             socket: SocketOptions::default(),
         }
     }
 }
 
 impl ClientConfig {
-    pub fn new(broker: impl Into<String>) -> Self {
-        ClientConfig { broker: broker.into(), ..Default::default() }
+    /// `brokers`: one frontend endpoint, or several separated by commas.
+    pub fn new(brokers: impl AsRef<str>) -> Self {
+        ClientConfig { brokers: socket::parse_endpoints(brokers.as_ref()), ..Default::default() }
+    }
+    /// The brokers' frontends (replaces the list).
+    pub fn brokers<S: Into<String>>(mut self, endpoints: impl IntoIterator<Item = S>) -> Self {
+        self.brokers = endpoints.into_iter().map(Into::into).collect();
+        self
+    }
+    /// How often each broker is pinged when there are several, and after how many silent
+    /// intervals it counts as lost.
+    pub fn liveness(mut self, heartbeat: Duration, lost_after_beats: u32) -> Self {
+        self.heartbeat = heartbeat;
+        self.lost_after_beats = lost_after_beats;
+        self
     }
     pub fn sid(mut self, sid: impl Into<String>) -> Self {
         self.sid = Some(sid.into());
@@ -89,6 +114,10 @@ pub struct Call {
     pub headers: Vec<(String, Value)>,
     /// Overrides the client's default timeout.
     pub timeout: Option<Duration>,
+    /// How many times the call may be re-sent to another broker when its broker is lost with
+    /// it in flight (0, the default: it fails with [`Error::BrokerLost`]). Only for calls that
+    /// are safe to run twice: the lost broker may have delivered it already.
+    pub retries: u32,
 }
 
 impl Call {
@@ -106,6 +135,15 @@ impl Call {
     pub fn timeout(mut self, timeout: Duration) -> Call {
         self.timeout = Some(timeout);
         self
+    }
+    /// See [`Call::retries`].
+    pub fn retries(mut self, n: u32) -> Call {
+        self.retries = n;
+        self
+    }
+    /// Safe to run twice: re-sent (up to twice) to another broker if its broker is lost.
+    pub fn idempotent(self) -> Call {
+        self.retries(2)
     }
 }
 
@@ -128,10 +166,13 @@ struct Outgoing {
     rid: String,
     frames: Vec<Vec<u8>>,
     deadline: Instant,
+    retries: u32,
 }
 
 enum Command {
     Call(Outgoing, Completion),
+    /// Replaces the broker list (see [`Client::set_brokers`]).
+    SetBrokers(Vec<String>),
     Close,
 }
 
@@ -145,6 +186,8 @@ struct Link {
     /// Calls in flight whose [`PendingReply`] will drive the socket itself when it waits: the
     /// I/O thread is needed only for the others.
     attended: Arc<AtomicUsize>,
+    /// Several brokers: they are pinged, so the I/O thread looks in while the client is idle.
+    pinging: Arc<AtomicBool>,
 }
 
 impl Link {
@@ -181,28 +224,45 @@ pub struct Client {
 }
 
 impl Client {
-    /// Connects to `config.broker`. Connecting is asynchronous in ZeroMQ: calls made before the
-    /// broker is reachable wait in the socket's queue until their timeout.
+    /// Connects to `config.brokers`. Connecting is asynchronous in ZeroMQ: calls made before
+    /// any broker is reachable wait in a socket's queue until their timeout.
     pub fn connect(config: ClientConfig) -> Result<Client> {
         if config.identity.is_empty() {
             return Err(Error::InvalidArgument("identity prefix must not be empty".into()));
         }
+        if config.brokers.is_empty() {
+            return Err(Error::InvalidArgument("no broker endpoint given".into()));
+        }
+        if config.heartbeat.is_zero() {
+            return Err(Error::InvalidArgument("heartbeat must be positive".into()));
+        }
         let identity = protocol::new_identity(&config.identity);
-        let (socket, _, monitor) = socket::open_monitored(Role::Client, &config.broker, Some(&identity), &config.socket)?;
         let mailbox = Arc::new(Mailbox::new()?);
         let attended = Arc::new(AtomicUsize::new(0));
-        let core = Core {
-            socket,
+        let mut core = Core {
+            brokers: Vec::new(),
+            next_broker_id: 0,
+            cursor: 0,
+            prefix: config.identity.clone(),
+            options: config.socket.clone(),
+            heartbeat: config.heartbeat,
+            lost_after: config.heartbeat * config.lost_after_beats.max(1),
+            pinging: Arc::default(),
             mailbox: mailbox.clone(),
             attended: attended.clone(),
             pending: HashMap::new(),
             deadlines: BinaryHeap::new(),
             closing: false,
-            monitor,
             auth_failed: None,
         };
+        for endpoint in &config.brokers {
+            core.add_broker(endpoint, identity.clone())?;
+        }
+        let heartbeat = config.heartbeat;
         let io_waiter: Arc<ClientWaiter> = Waiter::new();
-        let link = Arc::new(Link { baton: Baton::new(core, io_waiter.clone()), mailbox, attended });
+        let pinging = core.pinging.clone();
+        pinging.store(core.brokers.len() > 1, Ordering::Relaxed);
+        let link = Arc::new(Link { baton: Baton::new(core, io_waiter.clone()), mailbox, attended, pinging });
         let shared = Arc::new(Shared {
             link: link.clone(),
             identity: identity.clone(),
@@ -212,10 +272,10 @@ impl Client {
         });
         let handle = std::thread::Builder::new()
             .name(format!("zss-client {identity}"))
-            .spawn(move || io_thread(&link, &io_waiter))
+            .spawn(move || io_thread(&link, &io_waiter, heartbeat))
             .map_err(|e| Error::Socket { context: "spawn client I/O thread".into(), message: e.to_string() })?;
         *shared.io_thread.lock().unwrap() = Some(handle);
-        log::debug!("client {identity} connecting to {}", shared.config.broker);
+        log::debug!("client {identity} connecting to {}", shared.config.brokers.join(","));
         Ok(Client { shared })
     }
 
@@ -298,7 +358,17 @@ impl Client {
         let msg = Message::request(rid.clone(), Address::new(sid, &call.verb), headers, call.payload);
         let frames = msg.to_frames()?;
         let timeout = call.timeout.unwrap_or(self.shared.config.timeout);
-        Ok(Outgoing { rid, frames, deadline: Instant::now() + timeout })
+        Ok(Outgoing { rid, frames, deadline: Instant::now() + timeout, retries: call.retries })
+    }
+
+    /// Replaces the brokers this client uses: new ones are connected; one no longer listed
+    /// takes no new calls, and goes once its calls in flight are answered. For discovery
+    /// (a registry watch); an empty list is ignored.
+    pub fn set_brokers(&self, endpoints: Vec<String>) -> Result<()> {
+        if endpoints.is_empty() {
+            return Ok(());
+        }
+        self.shared.link.submit(Command::SetBrokers(endpoints)).map_err(|_| Error::Closed)
     }
 
     /// Closes the socket; calls still waiting fail with [`Error::Closed`]. Idempotent.
@@ -441,16 +511,23 @@ impl Drop for PendingReply {
     }
 }
 
-/// The I/O thread: drives the socket whenever it is handed the baton (calls in flight that no
+/// The I/O thread: drives the sockets whenever it is handed the baton (calls in flight that no
 /// waiting thread will read, queued commands), gives way to any thread that lines up, and
-/// closes the socket at the end.
-fn io_thread(link: &Link, me: &Arc<ClientWaiter>) {
+/// closes the sockets at the end. With several brokers it also looks in every half heartbeat,
+/// so brokers are pinged while the client is idle.
+fn io_thread(link: &Link, me: &Arc<ClientWaiter>, heartbeat: Duration) {
     loop {
-        let mut core = match me.wait(None) {
+        let look_in = link.pinging.load(Ordering::Relaxed).then(|| Instant::now() + heartbeat / 2);
+        let mut core = match me.wait(look_in) {
             Turn::Core(core) => core,
             Turn::Closed => return,
-            Turn::Value(_) | Turn::TimedOut => continue,
+            Turn::Value(_) => continue,
+            Turn::TimedOut => match link.baton.try_take() {
+                Some(core) => core,
+                None => continue, // someone else drives it, pings included
+            },
         };
+        core.turn(Some(Instant::now()));
         while baton::Core::needs_driver(&core) && !core.closing && !link.baton.has_line() {
             core.turn(None);
         }
@@ -462,7 +539,7 @@ fn io_thread(link: &Link, me: &Arc<ClientWaiter>) {
                     done(Err(Error::Closed));
                 }
             }
-            return; // dropping the core closes the socket
+            return; // dropping the core closes the sockets
         }
         link.baton.put(core);
     }
@@ -470,18 +547,63 @@ fn io_thread(link: &Link, me: &Arc<ClientWaiter>) {
 
 struct Pending {
     done: Completion,
+    /// The broker it went to.
+    broker: u32,
+    /// An idempotent call's frames, kept to re-send it if that broker is lost.
+    resend: Option<(Vec<Vec<u8>>, u32)>,
 }
 
-/// The socket and the calls in flight on it: what the baton's owner drives.
+/// Where a broker stands, as far as this client can tell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Health {
+    /// Answering: takes calls.
+    Up,
+    /// Not heard from yet (a connection alone proves nothing: a hung broker still accepts
+    /// them), or back from a loss and warming up: takes calls only while no broker is up.
+    Connecting,
+    /// Lost: takes calls only while no broker is up or connecting.
+    Down,
+}
+
+/// The client's link to one broker.
+struct Upstream {
+    /// Stable while the broker list changes (calls in flight name their broker by it).
+    id: u32,
+    conn: socket::Connection,
+    health: Health,
+    /// Back from a loss: it takes calls from then on, when its workers have had a heartbeat
+    /// to register again (a restarted broker knows no service at first and would answer 404).
+    warm_at: Instant,
+    /// The socket completed a handshake: what was sent on it may have been delivered.
+    connected: bool,
+    in_flight: usize,
+    /// No longer listed: takes no new calls, goes once `in_flight` is 0.
+    retired: bool,
+    last_heard: Instant,
+    next_ping: Instant,
+    /// The rid of the SMI PING waiting for its answer.
+    ping: Option<String>,
+}
+
+/// The sockets and the calls in flight on them: what the baton's owner drives.
 struct Core {
-    socket: zmq::Socket,
+    brokers: Vec<Upstream>,
+    next_broker_id: u32,
+    /// Round-robin start among equally loaded brokers.
+    cursor: usize,
+    /// Identity prefix and socket settings, for opening more sockets.
+    prefix: String,
+    options: SocketOptions,
+    heartbeat: Duration,
+    lost_after: Duration,
+    /// Shared with the I/O thread (see [`Link::pinging`]).
+    pinging: Arc<AtomicBool>,
     mailbox: Arc<Mailbox<Command>>,
     attended: Arc<AtomicUsize>,
     pending: HashMap<String, Pending>,
     deadlines: BinaryHeap<Reverse<(Instant, String)>>,
     closing: bool,
-    /// Handshake monitor (CURVE only) and, once the broker refused us, why.
-    monitor: Option<crate::security::Monitor>,
+    /// Once a broker refused our handshake, why: every call fails with it.
     auth_failed: Option<Error>,
 }
 
@@ -492,35 +614,98 @@ impl baton::Core for Core {
 }
 
 impl Core {
-    /// One turn: waits (at most until `until` or the next call's timeout) for a reply or a
-    /// command, reads every reply, fires timeouts, and sends what the mailbox holds.
-    fn turn(&mut self, until: Option<Instant>) {
-        let next_timeout = self.deadlines.peek().map(|Reverse((d, _))| *d);
-        let deadline = if self.mailbox.has_queued() {
-            Some(Instant::now())
-        } else {
-            match (until, next_timeout) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
+    /// With one broker there is nowhere else to go: no pings (the loss of its connection still
+    /// ends the calls on it at once).
+    fn pinging(&self) -> bool {
+        self.brokers.len() > 1
+    }
+
+    fn add_broker(&mut self, endpoint: &str, identity: String) -> Result<()> {
+        let conn = socket::Connection::open(Role::Client, endpoint, identity, &self.options)?;
+        let now = Instant::now();
+        self.next_broker_id += 1;
+        self.brokers.push(Upstream {
+            id: self.next_broker_id,
+            conn,
+            health: Health::Connecting,
+            warm_at: now,
+            connected: false,
+            in_flight: 0,
+            retired: false,
+            last_heard: now,
+            next_ping: now,
+            ping: None,
+        });
+        log::debug!("client: broker {endpoint} added");
+        Ok(())
+    }
+
+    fn set_brokers(&mut self, endpoints: Vec<String>) {
+        for b in &mut self.brokers {
+            let listed = endpoints.contains(&b.conn.endpoint);
+            if b.retired != !listed {
+                log::info!("client: broker {} {}", b.conn.endpoint, if listed { "listed again" } else { "no longer listed" });
             }
+            b.retired = !listed;
+        }
+        for endpoint in endpoints {
+            if !self.brokers.iter().any(|b| b.conn.endpoint == endpoint) {
+                if let Err(e) = self.add_broker(&endpoint, protocol::new_identity(&self.prefix)) {
+                    log::error!("client: cannot connect to broker {endpoint}: {e}");
+                }
+            }
+        }
+        self.prune();
+    }
+
+    /// One turn: waits (at most until `until`, the next call's timeout or the next ping) for a
+    /// reply or a command, reads every reply, fires timeouts, pings, and sends what the
+    /// mailbox holds.
+    fn turn(&mut self, until: Option<Instant>) {
+        let mut deadline = self.deadlines.peek().map(|Reverse((d, _))| *d);
+        if self.pinging() {
+            let next_ping = self.brokers.iter().map(|b| b.next_ping).min();
+            deadline = deadline.min(next_ping).or(deadline).or(next_ping);
+        }
+        if let Some(u) = until {
+            deadline = Some(deadline.map_or(u, |d| d.min(u)));
+        }
+        if self.mailbox.has_queued() {
+            deadline = Some(Instant::now());
+        }
+        let n = self.brokers.len();
+        let (sockets_ready, mailbox_ready, monitors_ready) = {
+            let mut items = Vec::with_capacity(2 * n + 1);
+            items.extend(self.brokers.iter().map(|b| b.conn.socket.as_poll_item(zmq::POLLIN)));
+            items.push(self.mailbox.poll_item());
+            items.extend(self.brokers.iter().map(|b| b.conn.monitor.poll_item()));
+            if let Err(e) = mailbox::wait(&mut items, deadline) {
+                log::error!("client poll failed: {e}; closing");
+                self.fail_all(Error::socket("poll", e));
+                return;
+            }
+            let ready = |i: usize| items[i].is_readable();
+            // A bit per broker: a client with more than 64 brokers reads the rest every turn.
+            let bits = |from: usize| (0..n).fold(0u64, |acc, i| acc | (u64::from(i >= 64 || ready(from + i)) << i.min(63)));
+            (bits(0), ready(n), bits(n + 1))
         };
-        // Third item: the handshake monitor (the mailbox again when there is none).
-        let third = self.monitor.as_ref().map_or_else(|| self.mailbox.poll_item(), |m| m.poll_item());
-        let mut items = [self.socket.as_poll_item(zmq::POLLIN), self.mailbox.poll_item(), third];
-        if let Err(e) = mailbox::wait(&mut items, deadline) {
-            log::error!("client poll failed: {e}; closing");
-            self.fail_all(Error::socket("poll", e));
-            return;
+        for i in 0..n {
+            if monitors_ready & (1 << i.min(63)) != 0 {
+                self.check_link(i);
+            }
         }
-        let (socket_ready, mailbox_ready, monitor_ready) = (items[0].is_readable(), items[1].is_readable(), items[2].is_readable());
-        if monitor_ready {
-            self.check_handshake();
+        for i in 0..n {
+            if sockets_ready & (1 << i.min(63)) != 0 {
+                self.receive_all(i);
+            }
         }
-        if socket_ready {
-            self.receive_all();
+        let now = Instant::now();
+        self.expire(now);
+        if self.pinging() {
+            self.check_liveness(now);
         }
-        self.expire(Instant::now());
         self.take_commands(mailbox_ready);
+        self.prune();
     }
 
     fn take_commands(&mut self, pipe_readable: bool) {
@@ -537,6 +722,7 @@ impl Core {
         match cmd {
             Command::Call(_, done) if self.closing => done(Err(Error::Closed)),
             Command::Call(outgoing, done) => self.send(outgoing, done),
+            Command::SetBrokers(endpoints) => self.set_brokers(endpoints),
             Command::Close => self.fail_all(Error::Closed),
         }
     }
@@ -550,27 +736,163 @@ impl Core {
         }
     }
 
-    /// Fails every call, now and from now on, once the broker refused our handshake.
-    fn check_handshake(&mut self) {
-        let Some(reason) = self.monitor.as_mut().and_then(|m| m.check()) else { return };
-        log::error!("client: authentication failed: {reason}");
-        let err = Error::AuthenticationFailed(reason);
-        self.deadlines.clear();
-        for (_, p) in self.pending.drain() {
-            (p.done)(Err(err.clone()));
+    /// Reads broker `i`'s monitor: a refused handshake fails every call, now and from now on;
+    /// a dropped connection loses the broker; a handshake brings it (back) up.
+    fn check_link(&mut self, i: usize) {
+        let events = self.brokers[i].conn.monitor.check();
+        if let Some(reason) = events.refused {
+            log::error!("client: authentication failed: {reason}");
+            let err = Error::AuthenticationFailed(reason);
+            self.deadlines.clear();
+            for (_, p) in self.pending.drain() {
+                (p.done)(Err(err.clone()));
+            }
+            for b in &mut self.brokers {
+                b.in_flight = 0;
+            }
+            self.auth_failed = Some(err);
+            return;
         }
-        self.auth_failed = Some(err);
+        if events.lost {
+            self.lose(i, "its connection dropped");
+        }
+        if events.connected {
+            // Ask at once whether it answers (a broker come back is up within a round trip).
+            self.brokers[i].connected = true;
+            self.brokers[i].next_ping = Instant::now();
+        }
+    }
+
+    /// A word from broker `i`: it is up.
+    fn heard(&mut self, i: usize) {
+        let b = &mut self.brokers[i];
+        let now = Instant::now();
+        b.last_heard = now;
+        match b.health {
+            Health::Up => {}
+            Health::Connecting => b.health = Health::Up,
+            Health::Down => {
+                log::info!("client: broker {} is back", b.conn.endpoint);
+                b.health = Health::Up;
+                b.warm_at = now + self.heartbeat;
+            }
+        }
+    }
+
+    /// Pings every broker once per heartbeat; one that has not said a word for the liveness
+    /// window while a ping waits is lost.
+    fn check_liveness(&mut self, now: Instant) {
+        for i in 0..self.brokers.len() {
+            let b = &self.brokers[i];
+            if b.health != Health::Down && b.ping.is_some() && now.duration_since(b.last_heard) > self.lost_after {
+                self.lose(i, "it left a ping unanswered");
+            }
+            let b = &mut self.brokers[i];
+            if now >= b.next_ping {
+                b.next_ping = now + self.heartbeat;
+                // A lost broker gets one ping at a time: they would pile up in its queue.
+                if b.health != Health::Down || b.ping.is_none() {
+                    let rid = protocol::new_rid();
+                    let msg = Message::request(rid.clone(), Address::new(protocol::SMI_SID, "PING"), Value::Map(Vec::new()), Value::Nil);
+                    let frames = msg.to_frames().expect("SMI PING encodes");
+                    match b.conn.socket.send_multipart(frames, zmq::DONTWAIT) {
+                        Ok(()) => b.ping = Some(rid),
+                        Err(e) => log::debug!("client: ping to {} not sent: {e}", b.conn.endpoint),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Broker `i` is lost: its calls in flight are re-sent elsewhere (idempotent ones, while
+    /// retries last) or end with [`Error::BrokerLost`]; a fresh socket drops whatever it still
+    /// queued (never delivered late) and waits for the broker to come back.
+    /// Calls on a broker we never connected to never left this process: those are re-sent
+    /// whether idempotent or not.
+    fn lose(&mut self, i: usize, why: &str) {
+        let (id, endpoint) = (self.brokers[i].id, self.brokers[i].conn.endpoint.clone());
+        let delivered = self.brokers[i].connected || self.brokers[i].conn.monitor.check().connected;
+        if self.brokers[i].health != Health::Down {
+            log::warn!("client: broker {endpoint} lost: {why}");
+        }
+        self.brokers[i].health = Health::Down;
+        self.brokers[i].connected = false;
+        self.brokers[i].in_flight = 0;
+        self.brokers[i].ping = None;
+        self.brokers[i].next_ping = Instant::now();
+        if let Err(e) = self.brokers[i].conn.reopen(Role::Client, &self.prefix, &self.options) {
+            log::error!("client: cannot reconnect to broker {endpoint}: {e}");
+        }
+        let lost: Vec<String> = self.pending.iter().filter(|(_, p)| p.broker == id).map(|(rid, _)| rid.clone()).collect();
+        for rid in lost {
+            let p = self.pending.remove(&rid).expect("listed");
+            match p.resend {
+                Some((frames, retries)) if self.pick(Some(id)).is_some() && (retries > 0 || !delivered) => {
+                    log::debug!("client: re-sending call {rid} (broker {endpoint} lost)");
+                    self.dispatch(rid, frames, retries.saturating_sub(u32::from(delivered)), p.done, Some(id));
+                }
+                _ => (p.done)(Err(Error::BrokerLost(endpoint.clone()))),
+            }
+        }
+    }
+
+    /// The broker for a new call: the least loaded of the best [`Health`] on offer (ties in
+    /// turn); never `avoid` while another is listed. `None` only with no broker left.
+    fn pick(&mut self, avoid: Option<u32>) -> Option<usize> {
+        let n = self.brokers.len();
+        if n == 1 {
+            return (!self.brokers[0].retired && avoid != Some(self.brokers[0].id)).then_some(0);
+        }
+        self.cursor = self.cursor.wrapping_add(1);
+        let now = Instant::now();
+        let mut best: Option<(usize, (Health, usize))> = None;
+        for k in 0..n {
+            let i = (self.cursor + k) % n;
+            let b = &self.brokers[i];
+            if b.retired || avoid == Some(b.id) {
+                continue;
+            }
+            let health = if b.health == Health::Up && now < b.warm_at { Health::Connecting } else { b.health };
+            let rank = (health, b.in_flight);
+            if best.map_or(true, |(_, r)| rank < r) {
+                best = Some((i, rank));
+            }
+        }
+        best.map(|(i, _)| i)
     }
 
     fn send(&mut self, outgoing: Outgoing, done: Completion) {
         if let Some(e) = &self.auth_failed {
             return done(Err(e.clone()));
         }
-        let Outgoing { rid, frames, deadline } = outgoing;
-        match self.socket.send_multipart(frames, zmq::DONTWAIT) {
+        let Outgoing { rid, frames, deadline, retries } = outgoing;
+        self.deadlines.push(Reverse((deadline, rid.clone())));
+        self.dispatch(rid, frames, retries, done, None);
+    }
+
+    /// Sends a call (new, or re-sent from a lost broker) and records it in flight.
+    fn dispatch(&mut self, rid: String, frames: Vec<Vec<u8>>, retries: u32, done: Completion, avoid: Option<u32>) {
+        let Some(i) = self.pick(avoid) else {
+            return done(Err(Error::Service(ServiceError::with_messages(
+                status::SERVICE_UNAVAILABLE,
+                status::messages(status::SERVICE_UNAVAILABLE).0,
+                "The client has no broker to send to.",
+            ))));
+        };
+        // Frames are kept to re-send an idempotent call, or any call queued for a broker not
+        // connected yet (if it is lost, the call never left: see `lose`).
+        let keep = retries > 0 || (self.brokers.len() > 1 && !self.brokers[i].connected);
+        let b = &mut self.brokers[i];
+        let (sent, resend) = if keep {
+            let sent = b.conn.socket.send_multipart(frames.iter().map(Vec::as_slice), zmq::DONTWAIT);
+            (sent, Some((frames, retries)))
+        } else {
+            (b.conn.socket.send_multipart(frames, zmq::DONTWAIT), None)
+        };
+        match sent {
             Ok(()) => {
-                self.deadlines.push(Reverse((deadline, rid.clone())));
-                self.pending.insert(rid, Pending { done });
+                b.in_flight += 1;
+                self.pending.insert(rid, Pending { done, broker: b.id, resend });
             }
             Err(zmq::Error::EAGAIN) => done(Err(Error::Service(ServiceError::with_messages(
                 status::SERVICE_UNAVAILABLE,
@@ -581,18 +903,34 @@ impl Core {
         }
     }
 
-    fn receive_all(&mut self) {
+    /// Takes a call out of the table, and off its broker's count.
+    fn remove(&mut self, rid: &str) -> Option<Pending> {
+        let p = self.pending.remove(rid)?;
+        if let Some(b) = self.brokers.iter_mut().find(|b| b.id == p.broker) {
+            b.in_flight = b.in_flight.saturating_sub(1);
+        }
+        Some(p)
+    }
+
+    fn receive_all(&mut self, i: usize) {
         loop {
-            let frames = match self.socket.recv_multipart(zmq::DONTWAIT) {
+            let frames = match self.brokers[i].conn.socket.recv_multipart(zmq::DONTWAIT) {
                 Ok(f) => f,
-                Err(zmq::Error::EAGAIN) => return,
+                Err(zmq::Error::EAGAIN) => break,
                 Err(e) => {
                     log::error!("client receive failed: {e}");
-                    return;
+                    break;
                 }
             };
+            self.heard(i);
             match Message::from_frames(&frames) {
-                Ok(msg) if msg.kind == MessageType::Rep => self.complete(msg),
+                Ok(msg) if msg.kind == MessageType::Rep => {
+                    if self.brokers[i].ping.as_deref() == Some(msg.rid.as_str()) {
+                        self.brokers[i].ping = None;
+                    } else {
+                        self.complete(msg);
+                    }
+                }
                 Ok(msg) => log::warn!("client dropped a {:?} message (rid {})", msg.kind, msg.rid),
                 Err(e) => {
                     // Without a decodable reply the call cannot be completed with its data; fail
@@ -601,7 +939,7 @@ impl Core {
                     let rid = protocol::envelope_offset(&frames)
                         .ok()
                         .and_then(|b| std::str::from_utf8(&frames[b + 2]).ok().map(str::to_owned));
-                    if let Some(p) = rid.and_then(|r| self.pending.remove(&r)) {
+                    if let Some(p) = rid.and_then(|r| self.remove(&r)) {
                         (p.done)(Err(Error::Service(
                             ServiceError::new(status::INTERNAL)
                                 .with_field("detail", format!("malformed reply: {e}")),
@@ -612,8 +950,20 @@ impl Core {
         }
     }
 
+    /// Drops the brokers no longer listed whose calls are all answered.
+    fn prune(&mut self) {
+        self.brokers.retain(|b| {
+            let gone = b.retired && b.in_flight == 0;
+            if gone {
+                log::info!("client: broker {} left", b.conn.endpoint);
+            }
+            !gone
+        });
+        self.pinging.store(self.pinging(), Ordering::Relaxed);
+    }
+
     fn complete(&mut self, msg: Message) {
-        let Some(p) = self.pending.remove(&msg.rid) else {
+        let Some(p) = self.remove(&msg.rid) else {
             log::debug!("client ignored a reply for unknown or expired rid {}", msg.rid);
             return;
         };
@@ -632,7 +982,7 @@ impl Core {
                 break;
             }
             let Reverse((_, rid)) = self.deadlines.pop().expect("peeked");
-            if let Some(p) = self.pending.remove(&rid) {
+            if let Some(p) = self.remove(&rid) {
                 (p.done)(Err(Error::Service(ServiceError::timeout())));
             }
         }

@@ -182,6 +182,10 @@ pub enum Error {
     /// The broker refused our CURVE handshake (wrong broker key, our key not on its allow
     /// list) or refused to register a worker for its sid (403): retrying will not help.
     AuthenticationFailed(String),
+    /// The broker this call went through was lost (its connection dropped, or it stopped
+    /// answering pings) with the call in flight: the call may or may not have run. Status 503.
+    /// Calls marked idempotent are re-sent to another broker instead.
+    BrokerLost(String),
 }
 
 impl Error {
@@ -197,6 +201,7 @@ impl Error {
             Error::InvalidArgument(_) => status::BAD_REQUEST,
             Error::Closed | Error::Socket { .. } => status::INTERNAL,
             Error::AuthenticationFailed(_) => status::UNAUTHORIZED,
+            Error::BrokerLost(_) => status::SERVICE_UNAVAILABLE,
         }
     }
 }
@@ -209,6 +214,9 @@ impl fmt::Display for Error {
             Error::Closed => f.write_str("closed"),
             Error::Socket { context, message } => write!(f, "{context}: {message}"),
             Error::AuthenticationFailed(m) => write!(f, "authentication failed: {m}"),
+            Error::BrokerLost(endpoint) => {
+                write!(f, "broker lost: {endpoint} went away with the call in flight (it may or may not have run)")
+            }
         }
     }
 }

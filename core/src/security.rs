@@ -431,9 +431,9 @@ pub fn user_id(msg: &zmq::Message) -> Option<&str> {
 
 // ------------------------------------------------------------------------ handshake monitor
 
-/// Watches a client's or worker's socket for refused handshakes: one more poll item for the
-/// I/O loop ([`Monitor::poll_item`]); when it is readable, [`Monitor::check`] says whether
-/// the broker refused us, and why.
+/// Watches a client's or worker's socket: refused handshakes, and connections made and lost.
+/// One more poll item for the I/O loop ([`Monitor::poll_item`]); when it is readable,
+/// [`Monitor::check`] says what happened.
 pub struct Monitor {
     pair: zmq::Socket,
     curve: bool,
@@ -443,10 +443,22 @@ pub struct Monitor {
     succeeded: bool,
 }
 
+/// What a [`Monitor::check`] read.
+#[derive(Debug, Default)]
+pub struct LinkEvents {
+    /// The broker refused our handshake, and why: retrying will not help.
+    pub refused: Option<String>,
+    /// A handshake succeeded: the broker is there (again).
+    pub connected: bool,
+    /// An established connection dropped (the broker died or restarted, or the network).
+    pub lost: bool,
+}
+
 static NEXT_MONITOR: AtomicU64 = AtomicU64::new(0);
 
 impl Monitor {
-    /// Starts monitoring `socket` (call before connecting it).
+    /// Starts monitoring `socket` (call before connecting it). `curve`: a connection that
+    /// drops twice before its handshake counts as a refused handshake.
     pub fn attach(socket: &zmq::Socket, curve: bool) -> Result<Monitor> {
         let endpoint = format!("inproc://zss-monitor-{}", NEXT_MONITOR.fetch_add(1, Ordering::Relaxed));
         let events = zmq::SocketEvent::HANDSHAKE_FAILED_AUTH.to_raw()
@@ -465,9 +477,9 @@ impl Monitor {
         self.pair.as_poll_item(zmq::POLLIN)
     }
 
-    /// Reads the events waiting; `Some(reason)` when the handshake was refused.
-    pub fn check(&mut self) -> Option<String> {
-        let mut failure = None;
+    /// Reads the events waiting.
+    pub fn check(&mut self) -> LinkEvents {
+        let mut seen = LinkEvents::default();
         while let Ok(frames) = self.pair.recv_multipart(zmq::DONTWAIT) {
             let Some(head) = frames.first().filter(|f| f.len() >= 6) else { continue };
             let event = zmq::SocketEvent::from_raw(u16::from_le_bytes([head[0], head[1]]));
@@ -477,25 +489,29 @@ impl Monitor {
                 zmq::SocketEvent::HANDSHAKE_SUCCEEDED => {
                     self.succeeded = true;
                     self.silent_drops = 0;
+                    seen.connected = true;
                 }
                 zmq::SocketEvent::HANDSHAKE_FAILED_AUTH => {
-                    failure = Some(format!("the broker at {endpoint} refused our key (ZAP status {value})"))
+                    seen.refused = Some(format!("the broker at {endpoint} refused our key (ZAP status {value})"))
                 }
                 zmq::SocketEvent::HANDSHAKE_FAILED_PROTOCOL | zmq::SocketEvent::HANDSHAKE_FAILED_NO_DETAIL => {
-                    failure = Some(format!("handshake with {endpoint} failed (protocol error {value:#x}): wrong keys or a plaintext/CURVE mismatch"))
+                    seen.refused = Some(format!("handshake with {endpoint} failed (protocol error {value:#x}): wrong keys or a plaintext/CURVE mismatch"))
                 }
-                zmq::SocketEvent::DISCONNECTED if self.curve && !self.succeeded => {
+                zmq::SocketEvent::DISCONNECTED if self.succeeded => {
+                    self.succeeded = false;
+                    seen.lost = true;
+                }
+                zmq::SocketEvent::DISCONNECTED if self.curve => {
                     self.silent_drops += 1;
                     if self.silent_drops >= 2 {
-                        failure = Some(format!(
+                        seen.refused = Some(format!(
                             "the broker at {endpoint} closed the CURVE handshake: wrong broker public key, or it does not serve CURVE"
                         ));
                     }
                 }
-                zmq::SocketEvent::DISCONNECTED => self.succeeded = false,
                 _ => {}
             }
         }
-        failure
+        seen
     }
 }

@@ -59,9 +59,9 @@ pub fn open(
     open_monitored(role, endpoint, identity, options).map(|(s, e, _)| (s, e))
 }
 
-/// [`open`], plus a handshake [`Monitor`] for a client or worker with CURVE on (attached
-/// before connecting, so no event is missed): one more poll item for its I/O loop.
-pub fn open_monitored(
+/// [`open`], plus a [`Monitor`] for a client or worker (attached before connecting, so no
+/// event is missed): one more poll item for its I/O loop.
+fn open_monitored(
     role: Role,
     endpoint: &str,
     identity: Option<&str>,
@@ -103,9 +103,9 @@ pub fn open_monitored(
             return Err(Error::InvalidArgument(format!("{role:?} socket: CURVE server settings are for the broker, client settings for clients and workers")))
         }
     }
-    let monitor = match (&options.curve, role) {
-        (Some(_), Role::Client | Role::Worker) => Some(Monitor::attach(&socket, true)?),
-        _ => None,
+    let monitor = match role {
+        Role::Client | Role::Worker => Some(Monitor::attach(&socket, options.curve.is_some())?),
+        Role::Frontend | Role::Backend => None,
     };
     match role {
         Role::Frontend | Role::Backend => {
@@ -132,6 +132,39 @@ pub fn open_monitored(
             socket.connect(endpoint).map_err(|e| Error::socket(what("connect"), e))?;
             Ok((socket, endpoint.to_owned(), monitor))
         }
+    }
+}
+
+/// Splits a broker list, `tcp://a:7777,tcp://b:7777` (spaces allowed): wherever zss takes one
+/// broker endpoint it takes a list.
+pub fn parse_endpoints(list: &str) -> Vec<String> {
+    list.split(',').map(str::trim).filter(|e| !e.is_empty()).map(str::to_owned).collect()
+}
+
+/// A client's or worker's connection to one broker: its DEALER and the [`Monitor`] that reports
+/// refused handshakes and connections made and lost.
+pub struct Connection {
+    pub endpoint: String,
+    /// `<prefix>#<uuid>`; a new one after [`Connection::reopen`].
+    pub identity: String,
+    pub socket: zmq::Socket,
+    pub monitor: Monitor,
+}
+
+impl Connection {
+    /// Opens a `role` socket (client or worker) to `endpoint` with this identity.
+    pub fn open(role: Role, endpoint: &str, identity: String, options: &SocketOptions) -> Result<Connection> {
+        debug_assert!(matches!(role, Role::Client | Role::Worker));
+        let (socket, _, monitor) = open_monitored(role, endpoint, Some(&identity), options)?;
+        let monitor = monitor.expect("clients and workers are always monitored");
+        Ok(Connection { endpoint: endpoint.to_owned(), identity, socket, monitor })
+    }
+
+    /// Replaces the socket with a fresh one (a new identity with the same prefix) to the same
+    /// broker: whatever the old one still queued is dropped, not delivered late.
+    pub fn reopen(&mut self, role: Role, prefix: &str, options: &SocketOptions) -> Result<()> {
+        *self = Connection::open(role, &self.endpoint, crate::protocol::new_identity(prefix), options)?;
+        Ok(())
     }
 }
 

@@ -1,6 +1,10 @@
-//! The ZSS worker ("service"): serves one sid through a broker's backend.
+//! The ZSS worker ("service"): serves one sid through one or more brokers' backends.
 //!
-//! The DEALER socket and the protocol state (registration with SMI UP, heartbeats, detecting a
+//! A worker registers with every broker in its list (one DEALER each), heartbeats each, and
+//! notices and re-registers with each one on its own: a broker that restarts gets an UP as
+//! soon as the connection is back. A reply goes out on the socket its request came in on.
+//!
+//! The DEALER sockets and the protocol state (registration with SMI UP, heartbeats, detecting a
 //! lost broker and reconnecting, stopping) form a `Core` held in a [`Baton`]: one owner at a
 //! time, leader/follower style. The handler threads (`concurrency` of them) take turns as the
 //! leader: the leader polls the socket; when it reads a request it hands the socket to the next
@@ -27,8 +31,8 @@ use std::time::{Duration, Instant};
 /// Worker settings. Defaults follow the deployed services.
 #[derive(Clone, Debug)]
 pub struct WorkerConfig {
-    /// The broker's backend, e.g. `tcp://127.0.0.1:7776`.
-    pub broker: String,
+    /// The brokers' backends, e.g. `tcp://127.0.0.1:7776` (one or more).
+    pub brokers: Vec<String>,
     /// The service id served (upper-cased on the wire).
     pub sid: String,
     /// SMI HEARTBEAT interval (default 1000 ms).
@@ -57,7 +61,7 @@ pub struct WorkerConfig {
 impl WorkerConfig {
     pub fn new(sid: impl Into<String>) -> Self {
         WorkerConfig {
-            broker: "tcp://127.0.0.1:7776".into(),
+            brokers: vec!["tcp://127.0.0.1:7776".into()],
             sid: sid.into(),
             heartbeat: Duration::from_millis(1000),
             concurrency: 16,
@@ -68,8 +72,14 @@ impl WorkerConfig {
             socket: SocketOptions::default(),
         }
     }
-    pub fn broker(mut self, endpoint: impl Into<String>) -> Self {
-        self.broker = endpoint.into();
+    /// `brokers`: one backend endpoint, or several separated by commas.
+    pub fn broker(mut self, brokers: impl AsRef<str>) -> Self {
+        self.brokers = socket::parse_endpoints(brokers.as_ref());
+        self
+    }
+    /// The brokers' backends (replaces the list).
+    pub fn brokers<S: Into<String>>(mut self, endpoints: impl IntoIterator<Item = S>) -> Self {
+        self.brokers = endpoints.into_iter().map(Into::into).collect();
         self
     }
     pub fn heartbeat(mut self, every: Duration) -> Self {
@@ -162,8 +172,11 @@ impl WorkerStats {
 }
 
 enum Command {
-    /// A reply's frames; `counted` when its request was one of the `concurrency` in flight.
-    Reply { frames: Vec<Vec<u8>>, counted: bool },
+    /// A reply's frames, for the broker its request came from; `counted` when its request was
+    /// one of the `concurrency` in flight.
+    Reply { frames: Vec<Vec<u8>>, counted: bool, broker: u32 },
+    /// Replaces the broker list (see [`RunningWorker::set_brokers`]).
+    SetBrokers(Vec<String>),
     Stop,
 }
 
@@ -178,6 +191,8 @@ struct ResponderInner {
     link: Weak<Link>,
     /// Whether the request counts against `concurrency` (a 404 or 503 answered at once does not).
     counted: bool,
+    /// The broker the request came from (its [`Upstream::id`]).
+    broker: u32,
     stats: Arc<WorkerStats>,
     client: String,
     rid: String,
@@ -264,7 +279,7 @@ impl ResponderInner {
         let frames = reply_frames(self.client.as_bytes(), self.rid.as_bytes(), &self.address_frame, headers, status, payload);
         self.stats.replies.fetch_add(1, Ordering::Relaxed);
         let sent = match self.link.upgrade() {
-            Some(link) => link.send_reply(frames, self.counted),
+            Some(link) => link.submit(Command::Reply { frames, counted: self.counted, broker: self.broker }),
             None => false,
         };
         if !sent {
@@ -331,21 +346,22 @@ impl Worker {
         if config.concurrency == 0 || config.heartbeat.is_zero() {
             return Err(Error::InvalidArgument("concurrency and heartbeat must be positive".into()));
         }
+        if config.brokers.is_empty() {
+            return Err(Error::InvalidArgument("no broker endpoint given".into()));
+        }
         let sid = config.sid.to_uppercase();
         let identity = protocol::new_identity(&sid);
-        let (socket, _, monitor) = socket::open_monitored(Role::Worker, &config.broker, Some(&identity), &config.socket)?;
         let mailbox = Arc::new(Mailbox::new()?);
         let now = Instant::now();
-        let core = Core {
-            socket,
+        let mut core = Core {
+            brokers: Vec::new(),
+            next_broker_id: 0,
             identity: identity.clone(),
             sid: sid.clone(),
             mailbox: mailbox.clone(),
             next_beat: now + config.heartbeat,
-            last_broker_reply: now,
             stopping: Stopping::Running,
             finished: false,
-            monitor,
             handlers: self
                 .handlers
                 .into_iter()
@@ -353,8 +369,10 @@ impl Worker {
                 .collect(),
         };
         // Register before anyone serves.
-        core.smi("UP");
-        log::info!("worker {identity} serving {sid} via {}", config.broker);
+        for endpoint in &config.brokers {
+            core.add_broker(endpoint, identity.clone(), &config.socket)?;
+        }
+        log::info!("worker {identity} serving {sid} via {}", config.brokers.join(","));
         let io_waiter: Arc<WorkerWaiter> = Waiter::new();
         let pool_size = if config.inline_handlers { 0 } else { config.concurrency };
         let link = Arc::new_cyclic(|me| Link {
@@ -418,6 +436,14 @@ impl RunningWorker {
     /// (403); it does not retry. `None` while it runs or after a normal stop.
     pub fn error(&self) -> Option<Error> {
         lock(&self.link.failure).clone()
+    }
+
+    /// Replaces the brokers this worker serves through: it registers with new ones and drops
+    /// the ones no longer listed (for discovery; an empty list is ignored).
+    pub fn set_brokers(&self, endpoints: Vec<String>) {
+        if !endpoints.is_empty() {
+            self.link.submit(Command::SetBrokers(endpoints));
+        }
     }
 
     /// Asks the worker to stop: it finishes the handlers in flight (bounded by
@@ -535,10 +561,6 @@ impl Link {
             self.put(core);
         }
         true
-    }
-
-    fn send_reply(&self, frames: Vec<Vec<u8>>, counted: bool) -> bool {
-        self.submit(Command::Reply { frames, counted })
     }
 
     /// Lets go of the socket (to the next idle thread, else the I/O thread), or ends the worker
@@ -751,19 +773,30 @@ enum Stopping {
     Down(Instant),
 }
 
-/// The socket and the protocol state: what the baton's owner drives.
+/// The worker's link to one broker.
+struct Upstream {
+    /// Stable while the broker list changes (a reply names its broker by it).
+    id: u32,
+    conn: socket::Connection,
+    last_reply: Instant,
+    /// Answered our DOWN (stopping).
+    down_acked: bool,
+    /// The connection was up once: a later handshake is a broker come back.
+    was_connected: bool,
+}
+
+/// The sockets and the protocol state: what the baton's owner drives.
 struct Core {
-    socket: zmq::Socket,
+    brokers: Vec<Upstream>,
+    next_broker_id: u32,
+    /// The first socket's identity (each reconnect takes a fresh one).
     identity: String,
     sid: String,
     mailbox: Arc<Mailbox<Command>>,
     next_beat: Instant,
-    last_broker_reply: Instant,
     stopping: Stopping,
     /// Unregistered (or gave up on it, or refused): the owner ends the worker.
     finished: bool,
-    /// Handshake monitor (CURVE only).
-    monitor: Option<crate::security::Monitor>,
     /// Here rather than in the [`Link`]: they go when the worker ends, and with them whatever
     /// they hold (a binding's handle on its runtime that keeps a process alive, say).
     handlers: HashMap<String, Arc<Verb>>,
@@ -786,44 +819,53 @@ impl Core {
             Stopping::Running => self.next_beat,
             Stopping::Draining(d) | Stopping::Down(d) => d.min(self.next_beat),
         };
-        // Third item: the handshake monitor (the mailbox again when there is none).
-        let third = self.monitor.as_ref().map_or_else(|| self.mailbox.poll_item(), |m| m.poll_item());
-        let mut items = [self.socket.as_poll_item(zmq::POLLIN), self.mailbox.poll_item(), third];
-        if let Err(e) = mailbox::wait(&mut items, Some(wake_at)) {
-            log::error!("worker poll failed: {e}; stopping");
-            self.finished = true;
-            return;
-        }
-        let (socket_ready, mailbox_ready, monitor_ready) = (items[0].is_readable(), items[1].is_readable(), items[2].is_readable());
-        if monitor_ready {
-            if let Some(reason) = self.monitor.as_mut().and_then(|m| m.check()) {
-                self.fail(link, Error::AuthenticationFailed(reason));
-                return;
-            }
-        }
-        if socket_ready && self.receive_all(link) {
-            if let Stopping::Down(_) = self.stopping {
-                log::info!("worker {} unregistered", self.identity);
+        let n = self.brokers.len();
+        let (sockets_ready, mailbox_ready, monitors_ready) = {
+            let mut items = Vec::with_capacity(2 * n + 1);
+            items.extend(self.brokers.iter().map(|b| b.conn.socket.as_poll_item(zmq::POLLIN)));
+            items.push(self.mailbox.poll_item());
+            items.extend(self.brokers.iter().map(|b| b.conn.monitor.poll_item()));
+            if let Err(e) = mailbox::wait(&mut items, Some(wake_at)) {
+                log::error!("worker poll failed: {e}; stopping");
                 self.finished = true;
                 return;
             }
+            let ready: Vec<bool> = items.iter().map(|i| i.is_readable()).collect();
+            (ready[..n].to_vec(), ready[n], ready[n + 1..].to_vec())
+        };
+        for i in 0..n {
+            if monitors_ready[i] {
+                self.check_link(link, i);
+            }
+        }
+        for i in 0..n {
+            if sockets_ready[i] && self.receive_all(link, i) && matches!(self.stopping, Stopping::Down(_)) {
+                self.brokers[i].down_acked = true;
+            }
+        }
+        if matches!(self.stopping, Stopping::Down(_)) && self.brokers.iter().all(|b| b.down_acked) {
+            log::info!("worker {} unregistered", self.identity);
+            self.finished = true;
+            return;
         }
         if self.finished {
-            return; // refused (403)
+            return; // refused (403, or the handshake)
         }
         self.take_commands(link, mailbox_ready);
         let now = Instant::now();
         let heartbeat = link.config.heartbeat;
         if now >= self.next_beat {
             if matches!(self.stopping, Stopping::Running | Stopping::Draining(_)) {
-                self.smi("HEARTBEAT");
+                self.smi_all("HEARTBEAT");
             }
             self.next_beat = now + heartbeat;
-            let silent = now.duration_since(self.last_broker_reply);
-            if silent > heartbeat * link.config.lost_after_beats.max(1) {
-                log::warn!("worker {}: no reply from the broker for {silent:?}; reconnecting", self.identity);
-                self.reconnect(link);
-                self.last_broker_reply = now;
+            for i in 0..n {
+                let silent = now.duration_since(self.brokers[i].last_reply);
+                if silent > heartbeat * link.config.lost_after_beats.max(1) {
+                    log::warn!("worker {}: no reply from the broker at {} for {silent:?}; reconnecting", self.identity, self.brokers[i].conn.endpoint);
+                    self.reconnect(link, i);
+                    self.brokers[i].last_reply = now;
+                }
             }
         }
         match self.stopping {
@@ -836,7 +878,7 @@ impl Core {
                     if in_flight > 0 {
                         log::warn!("worker {}: {in_flight} requests still in flight at stop", self.identity);
                     }
-                    self.smi("DOWN");
+                    self.smi_all("DOWN");
                     self.stopping = Stopping::Down(now + link.config.stop_timeout);
                 }
             }
@@ -863,14 +905,20 @@ impl Core {
 
     fn execute(&mut self, link: &Link, cmd: Command) {
         match cmd {
-            Command::Reply { frames, counted } => {
-                if let Err(e) = self.socket.send_multipart(frames, 0) {
-                    log::error!("worker failed to send a reply: {e}");
+            Command::Reply { frames, counted, broker } => {
+                match self.brokers.iter().find(|b| b.id == broker) {
+                    Some(b) => {
+                        if let Err(e) = b.conn.socket.send_multipart(frames, 0) {
+                            log::error!("worker failed to send a reply to {}: {e}", b.conn.endpoint);
+                        }
+                    }
+                    None => log::warn!("worker {}: a reply's broker is no longer listed; reply dropped", self.identity),
                 }
                 if counted {
                     link.answered();
                 }
             }
+            Command::SetBrokers(endpoints) => self.set_brokers(link, endpoints),
             Command::Stop => {
                 if matches!(self.stopping, Stopping::Running) {
                     self.stopping = Stopping::Draining(Instant::now() + link.config.stop_timeout);
@@ -879,10 +927,61 @@ impl Core {
         }
     }
 
-    /// Sends an SMI request, as the Node workers do (8 frames, field 0 = our identity).
-    fn smi(&self, verb: &str) {
+    /// Connects to one more broker and registers there.
+    fn add_broker(&mut self, endpoint: &str, identity: String, options: &SocketOptions) -> Result<()> {
+        let conn = socket::Connection::open(Role::Worker, endpoint, identity, options)?;
+        self.next_broker_id += 1;
+        self.brokers.push(Upstream { id: self.next_broker_id, conn, last_reply: Instant::now(), down_acked: false, was_connected: false });
+        self.smi(self.brokers.len() - 1, "UP");
+        Ok(())
+    }
+
+    fn set_brokers(&mut self, link: &Link, endpoints: Vec<String>) {
+        self.brokers.retain(|b| {
+            let listed = endpoints.contains(&b.conn.endpoint);
+            if !listed {
+                log::info!("worker {}: broker {} no longer listed; leaving it", b.conn.identity, b.conn.endpoint);
+            }
+            listed
+        });
+        for endpoint in endpoints {
+            if !self.brokers.iter().any(|b| b.conn.endpoint == endpoint) {
+                let identity = protocol::new_identity(&self.sid);
+                match self.add_broker(&endpoint, identity, &link.config.socket) {
+                    Ok(()) => log::info!("worker {}: registering with broker {endpoint}", self.identity),
+                    Err(e) => log::error!("worker {}: cannot connect to broker {endpoint}: {e}", self.identity),
+                }
+            }
+        }
+    }
+
+    /// Reads broker `i`'s monitor: a refused handshake ends the worker; a connection made
+    /// again after a loss (a broker restarted) heartbeats at once, which registers the worker
+    /// with a broker that does not know it (UP would be refused by one that still does).
+    fn check_link(&mut self, link: &Link, i: usize) {
+        let events = self.brokers[i].conn.monitor.check();
+        if let Some(reason) = events.refused {
+            self.fail(link, Error::AuthenticationFailed(reason));
+            return;
+        }
+        if events.lost {
+            log::warn!("worker {}: connection to the broker at {} dropped", self.identity, self.brokers[i].conn.endpoint);
+        }
+        if events.connected {
+            let again = std::mem::replace(&mut self.brokers[i].was_connected, true);
+            if again && matches!(self.stopping, Stopping::Running) {
+                self.brokers[i].last_reply = Instant::now();
+                self.smi(i, "HEARTBEAT");
+            }
+        }
+    }
+
+    /// Sends an SMI request to broker `i`, as the Node workers do (8 frames, field 0 = the
+    /// socket's identity).
+    fn smi(&self, i: usize, verb: &str) {
+        let conn = &self.brokers[i].conn;
         let msg = Message {
-            identity: Some(self.identity.clone()),
+            identity: Some(conn.identity.clone()),
             kind: MessageType::Req,
             rid: protocol::new_rid(),
             address: Address::new(SMI_SID, verb),
@@ -891,30 +990,34 @@ impl Core {
             payload: Value::from(self.sid.as_str()),
         };
         let frames = msg.to_frames().expect("SMI message encodes");
-        if let Err(e) = self.socket.send_multipart(frames, zmq::DONTWAIT) {
-            log::warn!("worker {}: SMI {verb} not sent: {e}", self.identity);
+        if let Err(e) = conn.socket.send_multipart(frames, zmq::DONTWAIT) {
+            log::warn!("worker {}: SMI {verb} to {} not sent: {e}", conn.identity, conn.endpoint);
         }
     }
 
-    fn reconnect(&mut self, link: &Link) {
-        let identity = protocol::new_identity(&self.sid);
-        match socket::open_monitored(Role::Worker, &link.config.broker, Some(&identity), &link.config.socket) {
-            Ok((sock, _, monitor)) => {
-                self.socket = sock;
-                self.monitor = monitor;
-                self.identity = identity;
+    fn smi_all(&self, verb: &str) {
+        for i in 0..self.brokers.len() {
+            self.smi(i, verb);
+        }
+    }
+
+    /// Replaces broker `i`'s socket (a fresh identity) and registers again.
+    fn reconnect(&mut self, link: &Link, i: usize) {
+        match self.brokers[i].conn.reopen(Role::Worker, &self.sid, &link.config.socket) {
+            Ok(()) => {
+                self.brokers[i].was_connected = false;
                 link.stats.reconnects.fetch_add(1, Ordering::Relaxed);
-                self.smi("UP");
+                self.smi(i, "UP");
             }
-            Err(e) => log::error!("worker reconnect failed: {e}"),
+            Err(e) => log::error!("worker reconnect to {} failed: {e}", self.brokers[i].conn.endpoint),
         }
     }
 
-    /// Reads everything available. Returns true when a DOWN reply arrived.
-    fn receive_all(&mut self, link: &Link) -> bool {
+    /// Reads everything broker `i` sent. Returns true when a DOWN reply arrived.
+    fn receive_all(&mut self, link: &Link, i: usize) -> bool {
         let mut down_acked = false;
         loop {
-            let frames = match self.socket.recv_multipart(zmq::DONTWAIT) {
+            let frames = match self.brokers[i].conn.socket.recv_multipart(zmq::DONTWAIT) {
                 Ok(f) => f,
                 Err(zmq::Error::EAGAIN) => return down_acked,
                 Err(e) => {
@@ -922,7 +1025,7 @@ impl Core {
                     return down_acked;
                 }
             };
-            self.last_broker_reply = Instant::now();
+            self.brokers[i].last_reply = Instant::now();
             match Message::from_frames(&frames) {
                 Ok(msg) if msg.kind == MessageType::Rep => {
                     if msg.address.sid == SMI_SID {
@@ -942,19 +1045,19 @@ impl Core {
                     }
                 }
                 Ok(mut msg) => match msg.identity.take() {
-                    Some(client) => self.accept(link, client, msg, frames),
+                    Some(client) => self.accept(link, i, client, msg, frames),
                     None => {
                         link.stats.malformed.fetch_add(1, Ordering::Relaxed);
                         log::warn!("worker dropped a request without a client identity (rid {})", msg.rid);
                     }
                 },
-                Err(e) => self.reject_malformed(link, &frames, e),
+                Err(e) => self.reject_malformed(link, i, &frames, e),
             }
         }
     }
 
     /// Queues a request for a handler, or answers it at once (unknown verb, full queue).
-    fn accept(&mut self, link: &Link, client: String, msg: Message, mut frames: Vec<Vec<u8>>) {
+    fn accept(&mut self, link: &Link, i: usize, client: String, msg: Message, mut frames: Vec<Vec<u8>>) {
         link.stats.requests.fetch_add(1, Ordering::Relaxed);
         let address_frame = std::mem::take(&mut frames[4]);
         let headers = if msg.headers.is_nil() { Value::Map(Vec::new()) } else { msg.headers };
@@ -971,6 +1074,7 @@ impl Core {
             inner: Some(ResponderInner {
                 link: link.me.clone(),
                 counted: handler.is_some() && !overloaded,
+                broker: self.brokers[i].id,
                 stats: link.stats.clone(),
                 client: client.clone(),
                 rid: msg.rid.clone(),
@@ -1011,7 +1115,7 @@ impl Core {
     /// A request we cannot parse still gets an answer (400) when it has a request's envelope:
     /// the client identity and rid are echoed as bytes, whatever they hold. Anything else is
     /// logged and counted.
-    fn reject_malformed(&mut self, link: &Link, frames: &[Vec<u8>], error: FrameError) {
+    fn reject_malformed(&mut self, link: &Link, i: usize, frames: &[Vec<u8>], error: FrameError) {
         link.stats.malformed.fetch_add(1, Ordering::Relaxed);
         log::warn!("worker {} dropped a malformed message: {error}", self.identity);
         let answerable =
@@ -1032,7 +1136,7 @@ impl Core {
             status::BAD_REQUEST,
             msgpack::encode(&err.to_payload()).expect("error payload encodes"),
         );
-        if let Err(e) = self.socket.send_multipart(reply, zmq::DONTWAIT) {
+        if let Err(e) = self.brokers[i].conn.socket.send_multipart(reply, zmq::DONTWAIT) {
             log::warn!("worker could not answer a malformed request: {e}");
         }
     }

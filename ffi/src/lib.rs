@@ -70,6 +70,9 @@ pub enum zss_result {
     /// The broker refused the CURVE handshake (wrong broker key, our key not on its allow list)
     /// or a worker's registration (403: its key may not serve the sid). Retrying will not help.
     AuthenticationFailed = 11,
+    /// The broker the call went through was lost with the call in flight (status 503): it may
+    /// or may not have run.
+    BrokerLost = 12,
     /// A bug in zss: a Rust panic was caught at the boundary. Please report it.
     Panic = 99,
 }
@@ -96,6 +99,7 @@ impl From<zss::Error> for Failure {
             zss::Error::Closed => zss_result::Closed,
             zss::Error::Socket { .. } => zss_result::Socket,
             zss::Error::AuthenticationFailed(_) => zss_result::AuthenticationFailed,
+            zss::Error::BrokerLost(_) => zss_result::BrokerLost,
         };
         Failure::new(code, e.to_string())
     }
@@ -185,6 +189,7 @@ pub extern "C" fn zss_result_name(result: zss_result) -> *const c_char {
         zss_result::InvalidState => c"ZSS_RESULT_INVALID_STATE",
         zss_result::InsufficientSize => c"ZSS_RESULT_INSUFFICIENT_SIZE",
         zss_result::AuthenticationFailed => c"ZSS_RESULT_AUTHENTICATION_FAILED",
+        zss_result::BrokerLost => c"ZSS_RESULT_BROKER_LOST",
         zss_result::Panic => c"ZSS_RESULT_PANIC",
     };
     name.as_ptr()

@@ -97,6 +97,10 @@ function settle(outcome) {
   if (outcome.kind === 'auth') {
     throw new ZssError(outcome.code, { developerMessage: outcome.message, authenticationFailed: true });
   }
+  // The call's broker was lost with it in flight: code 503, brokerLost set.
+  if (outcome.kind === 'brokerLost') {
+    throw new ZssError(outcome.code, { developerMessage: outcome.message, brokerLost: true });
+  }
   throw new ZssError(outcome.code, { developerMessage: outcome.message });
 }
 

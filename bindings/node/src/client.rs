@@ -53,6 +53,7 @@ impl ToNapiValue for Outcome {
                     zss::Error::Closed => "closed",
                     zss::Error::Socket { .. } => "socket",
                     zss::Error::AuthenticationFailed(_) => "auth",
+                    zss::Error::BrokerLost(_) => "brokerLost",
                 };
                 set(env, obj, "kind", &zss::Value::from(kind))?;
                 set(env, obj, "code", &zss::Value::Int(e.code().into()))?;
@@ -137,6 +138,7 @@ impl NativeClient {
             sid,
             headers: headers.map(|h| h.0).unwrap_or_default(),
             timeout: timeout_ms.map(|t| millis("timeout", t)).transpose()?,
+            retries: 0,
         };
         let (deferred, promise) =
             env.create_deferred::<Outcome, Box<dyn FnOnce(Env) -> Result<Outcome> + Send>>()?;

@@ -104,9 +104,10 @@ impl Client {
         self.inner.identity()
     }
 
+    /// The brokers' frontends, comma-separated.
     #[getter]
-    fn broker(&self) -> &str {
-        &self.inner.config().broker
+    fn broker(&self) -> String {
+        self.inner.config().brokers.join(",")
     }
 
     #[getter]
@@ -193,6 +194,7 @@ fn build_call(
         sid,
         headers: convert::to_headers(headers)?,
         timeout: timeout.map(|t| seconds("timeout", t)).transpose()?,
+        retries: 0,
     })
 }
 

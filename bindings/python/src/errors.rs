@@ -14,6 +14,7 @@ pyo3::import_exception!(zss._errors, Timeout);
 pyo3::import_exception!(zss._errors, ClosedError);
 pyo3::import_exception!(zss._errors, SocketError);
 pyo3::import_exception!(zss._errors, AuthenticationError);
+pyo3::import_exception!(zss._errors, BrokerLostError);
 
 /// The Python exception for a core error.
 pub fn to_pyerr(py: Python<'_>, err: zss::Error) -> PyErr {
@@ -23,6 +24,10 @@ pub fn to_pyerr(py: Python<'_>, err: zss::Error) -> PyErr {
         zss::Error::Closed => ClosedError::new_err("the client or service is closed"),
         e @ zss::Error::Socket { .. } => SocketError::new_err(e.to_string()),
         e @ zss::Error::AuthenticationFailed(_) => AuthenticationError::new_err(e.to_string()),
+        e @ zss::Error::BrokerLost(_) => {
+            let (user, _) = zss::status::messages(e.code());
+            BrokerLostError::new_err((e.code(), user, e.to_string()))
+        }
     }
 }
 

@@ -6,7 +6,7 @@ from typing import Any, Dict, Optional
 
 from . import _native
 
-__all__ = ["ZssError", "ServiceError", "Timeout", "ClosedError", "SocketError", "AuthenticationError"]
+__all__ = ["ZssError", "ServiceError", "Timeout", "ClosedError", "SocketError", "AuthenticationError", "BrokerLostError"]
 
 
 class ZssError(Exception):
@@ -74,3 +74,8 @@ class SocketError(ZssError, OSError):
 class AuthenticationError(ZssError):
     """The broker refused our CURVE handshake (wrong broker key, our key not on its allow list)
     or a service's registration (403: its key may not serve the sid). Retrying will not help."""
+
+
+class BrokerLostError(ServiceError):
+    """The broker a call went through was lost with the call in flight (code 503): it may or
+    may not have run. Calls made with ``retries=N`` are re-sent to another broker instead."""

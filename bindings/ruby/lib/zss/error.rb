@@ -98,4 +98,8 @@ module ZSS
 
   # The broker refused our CURVE key, or a service's registration (code 401). Do not retry.
   class AuthenticationError < Error; end
+
+  # The broker a call went through was lost with the call in flight (code 503): it may or may
+  # not have run. Calls made with retries: N are re-sent to another broker instead.
+  class BrokerLostError < Error; end
 end

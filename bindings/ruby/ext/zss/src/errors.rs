@@ -28,6 +28,9 @@ pub fn to_rb(ruby: &Ruby, err: zss::Error) -> Error {
         e @ zss::Error::AuthenticationFailed(_) => {
             zss_class(ruby, "AuthenticationError").and_then(|c| c.new_instance((401u16, e.to_string())))
         }
+        e @ zss::Error::BrokerLost(_) => {
+            zss_class(ruby, "BrokerLostError").and_then(|c| c.new_instance((e.code(), e.to_string())))
+        }
     };
     match built {
         Ok(exception) => exception.into(),
