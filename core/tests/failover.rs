@@ -40,7 +40,7 @@ impl BrokerProc {
         self.proc = Some(Proc(child));
         // Up when it answers; a broker that could not bind its ports has exited.
         let probe = Client::connect(ClientConfig::new(&self.frontend).timeout(Duration::from_millis(200))).unwrap();
-        let ready = wait_until(Duration::from_secs(5), || {
+        let ready = wait_until(Duration::from_secs(10), || {
             if let Some(status) = self.proc.as_mut().unwrap().0.try_wait().unwrap() {
                 panic!("zss broker on {} exited: {status}", self.frontend);
             }
