@@ -41,12 +41,12 @@ def generate_keypair() -> KeyPair:
     return KeyPair(*_native.generate_keypair())
 
 
-def key_spec(value: object, what: str) -> str:
+def key_spec(value: object, what: str, kind: str = "a Z85 key, a key file or 'env:VAR'") -> str:
     if isinstance(value, (str, os.PathLike)):
         path = os.fspath(value)
         if isinstance(path, str):
             return path
-    raise TypeError(f"{what} must be a str (Z85 key, file or 'env:VAR') or a path, not {type(value).__name__}")
+    raise TypeError(f"{what} must be a str or a path ({kind}), not {type(value).__name__}")
 
 
 def secret_spec(value: object, what: str) -> str:

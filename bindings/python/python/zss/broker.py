@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from typing import Any, Dict, Optional, Union
@@ -38,7 +39,7 @@ class Broker:
         heartbeat: Optional[float] = None,
         max_ttl: Optional[float] = None,
         curve_secret: Union[KeyPair, KeySpec, None] = None,
-        allow: Optional[KeySpec] = None,
+        allow: Union[str, "os.PathLike[str]", None] = None,
     ) -> None:
         self._native = _native.Broker(
             frontend,
@@ -46,7 +47,7 @@ class Broker:
             heartbeat,
             max_ttl,
             None if curve_secret is None else secret_spec(curve_secret, "curve_secret"),
-            None if allow is None else key_spec(allow, "allow"),
+            None if allow is None else key_spec(allow, "allow", "an allow list file"),
         )
         self._stopped = threading.Event()
 
