@@ -49,6 +49,8 @@ done
 # Every client language against every service language, through one broker (tests/matrix).
 # Last: it uses the bindings the suites above built and installed.
 run_suite matrix bash tests/matrix/run.sh
+# The same, every program with its own CURVE key on the broker's allow list.
+run_suite matrix-curve bash tests/matrix/run.sh --curve
 # The benchmark, a fraction of a second per case (debug build): proves it still runs end to end.
 run_suite bench-smoke bash scripts/bench.sh --smoke
 

@@ -17,6 +17,28 @@ export type Headers = { [key: string]: Payload };
 /** A decoded payload as received (binary from old peers arrives as a Buffer, a Uint8Array). */
 export type Received = null | boolean | number | string | Uint8Array | Received[] | { [key: string]: Received };
 
+/**
+ * A CURVE key: the 40-character Z85 text, the path of a key file (`zss keygen`'s `NAME.key` /
+ * `NAME.pub`), or `"env:VAR"` (an environment variable holding the Z85 text).
+ */
+export type KeySpec = string;
+
+/** A CURVE key pair as Z85 text (what {@link generateKeypair} returns). Keep `secretKey` private. */
+export interface KeyPair {
+  publicKey: string;
+  secretKey: string;
+}
+
+/**
+ * The `curve` option of a client or service: the broker's public key and this peer's key pair
+ * (or its secret key alone; the public key is derived). A key that does not parse throws a
+ * TypeError; there is no plaintext fallback.
+ */
+export interface CurveOptions {
+  brokerKey: KeySpec;
+  keypair: KeySpec | KeyPair | { publicKey?: KeySpec; secretKey: KeySpec };
+}
+
 export interface ClientOptions {
   /** The broker's frontend. Default `tcp://127.0.0.1:7777`. */
   broker?: string;
@@ -28,6 +50,12 @@ export interface ClientOptions {
   timeout?: number;
   /** Headers sent with every call; a call's own headers are merged over them. */
   headers?: Headers;
+  /**
+   * Encrypt with CURVE. A broker that refuses the handshake (wrong broker key, our key not on
+   * its allow list) makes calls reject within about a second with a ZssError 401 whose
+   * `authenticationFailed` is true. Null or absent: plaintext.
+   */
+  curve?: CurveOptions | null;
 }
 
 export interface CallOptions {
@@ -54,7 +82,8 @@ export class Client {
   readonly identity: string;
   /**
    * Resolves for any 2xx reply. Rejects with a {@link ZssError} for any other status (599 on
-   * timeout, 404 for an unknown service or verb, ...), with a TypeError for a payload, header
+   * timeout, 404 for an unknown service or verb, 401 with `authenticationFailed` when the
+   * broker refused our CURVE handshake, ...), with a TypeError for a payload, header
    * or option that cannot be sent (Buffers, Dates, functions, cycles, an empty verb).
    */
   call<T = Received>(verb: string, payload?: Payload, options?: CallOptions): Promise<Reply<T>>;
@@ -85,6 +114,8 @@ export class ZssError extends Error {
   readonly errorCode: number;
   readonly userMessage: string;
   readonly developerMessage: string;
+  /** Set (true) on the 401 of a refused CURVE handshake or registration: retrying will not help. */
+  readonly authenticationFailed?: boolean;
   [extra: string]: unknown;
   /** The error payload as sent on the wire. */
   toJSON(): { code: number; userMessage: string; developerMessage: string; errorCode: number; [extra: string]: unknown };
@@ -139,6 +170,11 @@ export interface ServiceOptions {
   concurrency?: number;
   /** Where handler failures answered with 500 are reported. Default: console.error. */
   onError?: (err: unknown, message: Message | undefined) => void;
+  /**
+   * Encrypt with CURVE. A service the broker refuses (wrong keys, or its key may not serve
+   * the sid) stops by itself and {@link Service.error} says why. Null or absent: plaintext.
+   */
+  curve?: CurveOptions | null;
 }
 
 export class Service {
@@ -146,6 +182,8 @@ export class Service {
   readonly sid: string;
   /** The worker's socket identity once running. */
   readonly identity: string | null;
+  /** Why the service stopped by itself (a refused CURVE handshake or registration: a 401), or null. */
+  readonly error: ZssError | null;
   onError: (err: unknown, message: Message | undefined) => void;
   /** Registers a handler (case-insensitive verb). Only before `run()`. */
   addVerb(verb: string, handler: Handler): this;
@@ -169,6 +207,13 @@ export interface BrokerOptions {
     /** How often liveness is checked, ms. Default 100. */
     updateInterval?: number;
   };
+  /** Serve CURVE on both sockets with this secret key (or key pair); plaintext peers get nothing through. */
+  curveSecret?: KeySpec | KeyPair | null;
+  /**
+   * With `curveSecret`: the path of an allow list (one public key a line, optional `name=`,
+   * `call=` and `serve=` permissions); only those keys may connect.
+   */
+  allow?: string | null;
 }
 
 export interface BrokerStats {
@@ -186,6 +231,11 @@ export interface BrokerStats {
   workersRemoved: number;
   workers: number;
   inFlight: number;
+  /** Handshakes refused on the frontend / backend (keys not on the allow list). */
+  authFailuresFrontend: number;
+  authFailuresBackend: number;
+  /** Calls and registrations answered 403 (key not permitted). */
+  forbidden: number;
 }
 
 export class Broker {
@@ -204,6 +254,8 @@ export class Broker {
 export function statusMessages(code: number): { userMessage: string; developerMessage: string };
 /** Whether the linked libzmq supports CURVE. */
 export function hasCurve(): boolean;
+/** A fresh CURVE key pair (throws when the linked libzmq has no CURVE). */
+export function generateKeypair(): KeyPair;
 /** This package's version. */
 export const version: string;
 /** The Rust core's version. */

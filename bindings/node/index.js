@@ -5,6 +5,7 @@ const { Client } = require('./lib/client');
 const { Service, Message } = require('./lib/service');
 const { Broker } = require('./lib/broker');
 const { ZssError } = require('./lib/errors');
+const { generateKeypair } = require('./lib/security');
 
 /** `{userMessage, developerMessage}` of a standard status code. */
 function statusMessages(code) {
@@ -20,6 +21,7 @@ module.exports = {
   ZssError,
   statusMessages,
   hasCurve: native.hasCurve,
+  generateKeypair,
   version: require('./package.json').version,
   coreVersion: native.coreVersion(),
 };

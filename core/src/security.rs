@@ -65,7 +65,8 @@ pub fn load_key(spec: &str) -> Result<Key> {
     if path.is_file() {
         return key_from_file(path);
     }
-    parse_key(spec).map_err(|e| Error::InvalidArgument(format!("{spec:?} is neither a key file nor a key: {e}")))
+    // `e` shows only the start of `spec`: a mistyped secret key must not land in a log whole.
+    parse_key(spec).map_err(|e| Error::InvalidArgument(format!("neither a key file nor a key: {e}")))
 }
 
 /// The first line of `path` that is not empty or a `#` comment, as a key.
@@ -138,6 +139,19 @@ impl KeyPair {
     /// Loads a secret key as [`load_key`] does and derives its public key.
     pub fn load(spec: &str) -> Result<KeyPair> {
         KeyPair::from_secret(load_key(spec)?)
+    }
+
+    /// Loads a secret key as [`load_key`] does; `public`, when given (a binding's
+    /// `{public_key, secret_key}` pair), must be that secret's public key: a pair that does not
+    /// match is an error, never silently replaced by the secret's own public key.
+    pub fn load_checked(secret: &str, public: Option<&str>) -> Result<KeyPair> {
+        let pair = KeyPair::load(secret)?;
+        if let Some(public) = public {
+            if load_key(public)? != pair.public {
+                return Err(Error::InvalidArgument("the public key does not belong to the secret key".into()));
+            }
+        }
+        Ok(pair)
     }
 
     pub fn public_z85(&self) -> String {

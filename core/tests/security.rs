@@ -314,6 +314,10 @@ fn keys_load_from_strings_files_and_env_and_bad_keys_are_errors() {
         assert!(matches!(security::load_key(bad), Err(Error::InvalidArgument(_))), "{bad:?}");
     }
     assert!(security::load_key("env:ZSS_TEST_NOT_SET").is_err());
+    assert_eq!(KeyPair::load_checked(&pair.secret_z85(), Some(&format!("{name}.pub"))).unwrap(), pair);
+    assert_eq!(KeyPair::load_checked(&format!("{name}.key"), None).unwrap(), pair);
+    let other = KeyPair::generate().unwrap();
+    assert!(matches!(KeyPair::load_checked(&pair.secret_z85(), Some(&other.public_z85())), Err(Error::InvalidArgument(_))));
     assert!(AllowList::parse("notakey name=x").is_err());
     assert!(AllowList::parse(&format!("{} colour=red", pair.public_z85())).is_err());
     let list = AllowList::parse(&format!("# comment\n\n{} name=x call=a,B serve=*  # trailing\n", pair.public_z85())).unwrap();

@@ -254,20 +254,50 @@ class Matrix:
         self.processes: List[Tuple[str, subprocess.Popen, Path]] = []
         self.frontend = f"ipc://{workdir}/frontend"
         self.backend = f"ipc://{workdir}/backend"
+        # --curve: the key files of each program (name → environment), see curve_keys().
+        self.keys: Dict[str, Dict[str, str]] = {}
+
+    def curve_keys(self, languages: List[str]) -> List[str]:
+        """Writes a broker key pair and one per program with `zss keygen`, and an allow list
+        naming them: each service's key may serve only its own sid, each client's and the
+        driver's may call anything. Returns the broker's extra arguments."""
+        def keygen(name: str) -> Path:
+            subprocess.run([self.args.zss, "keygen", "--out", str(self.workdir / name)], check=True,
+                           capture_output=True)
+            return self.workdir / name
+
+        broker = keygen("broker")
+        allow = []
+        for lang in languages:
+            for role, permission in (("service", f"serve={sid_of(lang)}"), ("client", "call=*")):
+                key = keygen(f"{lang}-{role}")
+                allow.append(f"{key.with_suffix('.pub').read_text().strip()} name={lang}-{role} {permission}")
+                self.keys[f"{role}-{lang}"] = {"ZSS_BROKER_KEY": f"{broker}.pub", "ZSS_KEY": f"{key}.key"}
+        driver = keygen("driver")
+        allow.append(f"{driver.with_suffix('.pub').read_text().strip()} name=driver call=SMI")
+        self.keys["driver"] = {"ZSS_BROKER_KEY": f"{broker}.pub", "ZSS_KEY": f"{driver}.key"}
+        (self.workdir / "allow.txt").write_text("\n".join(allow) + "\n")
+        return ["--curve-secret", f"{broker}.key", "--allow", str(self.workdir / "allow.txt")]
+
+    def env(self, name: str, extra_env: Dict[str, str]) -> Dict[str, str]:
+        """The environment of program `name`: ours without CURVE keys, plus its own in --curve."""
+        env = {k: v for k, v in os.environ.items() if k not in ("ZSS_BROKER_KEY", "ZSS_KEY")}
+        return dict(env, **extra_env, **self.keys.get(name, {}))
 
     def spawn(self, name: str, command: List[str], extra_env: Dict[str, str]) -> subprocess.Popen:
         log = self.workdir / f"{name}.log"
         require_program(name, command)
-        env = dict(os.environ, **extra_env)
+        env = self.env(name, extra_env)
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log.open("wb"),
                                    stderr=subprocess.STDOUT, env=env, cwd=ROOT)
         self.processes.append((name, process, log))
         return process
 
-    def start(self, services: List[str]) -> None:
+    def start(self, services: List[str], clients: List[str]) -> None:
         zss = self.args.zss
+        curve = self.curve_keys(sorted(set(services) | set(clients))) if self.args.curve else []
         self.spawn("broker", [zss, "broker", "--frontend", self.frontend, "--backend", self.backend,
-                              "--log-level", "warn"], {})
+                              "--log-level", "warn", *curve], {})
         for lang in services:
             command, _, env = programs(lang)
             self.spawn(f"service-{lang}", command + [self.backend, sid_of(lang)], env)
@@ -282,7 +312,7 @@ class Matrix:
                     raise SystemExit(f"matrix: {name} exited with {process.returncode} while starting:\n"
                                      + log.read_text(errors="replace")[-3000:])
             out = subprocess.run([self.args.zss, "services", "--broker", self.frontend, "--json",
-                                  "--log-level", "error"], capture_output=True, text=True)
+                                  "--log-level", "error"], capture_output=True, text=True, env=self.env("driver", {}))
             registered = set(json.loads(out.stdout)) if out.returncode == 0 and out.stdout.strip() else set()
             if wanted <= registered:
                 return
@@ -298,7 +328,7 @@ class Matrix:
         command = command + [self.frontend, str(scenario_file)] + [sid_of(s) for s in services]
         started = time.monotonic()
         try:
-            done = subprocess.run(command, capture_output=True, env=dict(os.environ, **env), cwd=ROOT,
+            done = subprocess.run(command, capture_output=True, env=self.env(f"client-{lang}", env), cwd=ROOT,
                                   timeout=self.args.client_timeout, stdin=subprocess.DEVNULL)
             out, err, code = done.stdout, done.stderr, done.returncode
         except subprocess.TimeoutExpired as e:
@@ -354,6 +384,8 @@ def main() -> int:
     parser.add_argument("--startup-timeout", type=float, default=60.0)
     parser.add_argument("--client-timeout", type=float, default=300.0)
     parser.add_argument("--show", type=int, default=40, help="how many differing cells to print in full")
+    parser.add_argument("--curve", action="store_true",
+                        help="encrypt everything: a CURVE broker with an allow list, a key pair per program")
     args = parser.parse_args()
     clients = [c for c in args.clients.split(",") if c]
     services = [s for s in args.services.split(",") if s]
@@ -369,8 +401,9 @@ def main() -> int:
         tagged, tsv = write_call_files(scenarios, workdir)
         matrix = Matrix(args, workdir)
         try:
-            matrix.start(services)
-            print(f"matrix: {len(scenarios)} scenarios per cell; broker and {len(services)} services up", flush=True)
+            matrix.start(services, clients)
+            mode = "CURVE (a key pair per program, allow list)" if args.curve else "plaintext"
+            print(f"matrix: {len(scenarios)} scenarios per cell; broker and {len(services)} services up; {mode}", flush=True)
             for client in clients:
                 results, trouble, elapsed = matrix.run_client(client, services, tagged, tsv)
                 print(f"matrix: {client} client ran {len(results)} calls in {elapsed:.1f} s", flush=True)
@@ -408,7 +441,7 @@ def main() -> int:
             print(f"  ... and {len(failures) - args.show} more", file=sys.stderr)
         return 1
     print(f"matrix: all {len(clients) * len(services)} cells agree with the table "
-          f"({len(scenarios)} scenarios each)")
+          f"({len(scenarios)} scenarios each{', over CURVE' if args.curve else ''})")
     return 0
 
 

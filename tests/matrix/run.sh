@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The cross-language matrix: makes sure each language's programs can run (builds the Rust and C
 # ones, checks the bindings are installed — each language's prepare.sh), then runs run.py with
-# the given arguments (--clients, --services: comma-separated subsets of rust,c,python,node,ruby).
+# the given arguments (--clients, --services: comma-separated subsets of rust,c,python,node,ruby;
+# --curve: everything encrypted, a key pair per program).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 

@@ -1,6 +1,7 @@
 'use strict';
 const { NativeBroker } = require('./native');
 const { fromNative } = require('./errors');
+const { secretKey, keySpec } = require('./security');
 
 const defaults = {
   frontend: 'tcp://127.0.0.1:5560',
@@ -13,6 +14,8 @@ const defaults = {
  * backend, smi: {heartbeat, maxTTL, updateInterval}})`, `run()`, `stop()` (a Promise here).
  * The sockets are served by a native thread. Endpoints may use a wildcard port
  * (`tcp://127.0.0.1:*`); `frontendEndpoint`/`backendEndpoint` give the bound ones after `run()`.
+ * `curveSecret` (a secret key, or a key pair) serves CURVE on both sockets; `allow` (the path of
+ * an allow list) then accepts only the keys it lists.
  */
 class Broker {
   #config;
@@ -29,7 +32,15 @@ class Broker {
     if (this.#native) return this;
     const c = this.#config;
     try {
-      this.#native = new NativeBroker(c.frontend, c.backend, c.smi.heartbeat, c.smi.maxTTL, c.smi.updateInterval);
+      this.#native = new NativeBroker(
+        c.frontend,
+        c.backend,
+        c.smi.heartbeat,
+        c.smi.maxTTL,
+        c.smi.updateInterval,
+        c.curveSecret == null ? null : secretKey(c.curveSecret, 'curveSecret'),
+        c.allow == null ? null : keySpec(c.allow, 'allow', 'an allow list file'),
+      );
     } catch (err) {
       throw fromNative(err);
     }

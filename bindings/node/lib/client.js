@@ -1,6 +1,7 @@
 'use strict';
 const { NativeClient, smiSid } = require('./native');
 const { ZssError, fromNative } = require('./errors');
+const { curveKeys } = require('./security');
 
 const defaults = {
   broker: 'tcp://127.0.0.1:7777',
@@ -16,6 +17,10 @@ const defaults = {
  * Unlike the original (one DEALER socket per call), a client owns ONE socket and one native
  * I/O thread; any number of calls can be in flight on it, matched by request id. Call
  * `close()` when done with it.
+ *
+ * `curve: { brokerKey, keypair }` encrypts with CURVE (see lib/security.js); a broker that
+ * refuses the handshake makes calls reject with a ZssError 401 (`authenticationFailed`)
+ * within about a second.
  */
 class Client {
   #native;
@@ -29,6 +34,7 @@ class Client {
         c.identity,
         c.timeout,
         c.headers,
+        curveKeys(c.curve),
       );
     } catch (err) {
       throw fromNative(err);
@@ -83,25 +89,30 @@ function settle(outcome) {
   if (outcome.ok) {
     return { payload: outcome.payload, headers: outcome.headers, status: outcome.status };
   }
+  throw errorOf(outcome);
+}
+
+/** The error of a failed outcome record (a call's, or a worker's `error`). */
+function errorOf(outcome) {
   if (outcome.kind === 'service') {
     // The payload's extra fields (e.g. validationErrors) ride on the error.
     const payload = outcome.payload && typeof outcome.payload === 'object' ? outcome.payload : {};
-    throw new ZssError(outcome.code, {
+    return new ZssError(outcome.code, {
       ...payload,
       userMessage: outcome.userMessage,
       developerMessage: outcome.developerMessage,
     });
   }
-  if (outcome.kind === 'invalid') throw new TypeError(outcome.message);
+  if (outcome.kind === 'invalid') return new TypeError(outcome.message);
   // The broker refused our CURVE key (or registration): code 401, authenticationFailed set.
   if (outcome.kind === 'auth') {
-    throw new ZssError(outcome.code, { developerMessage: outcome.message, authenticationFailed: true });
+    return new ZssError(outcome.code, { developerMessage: outcome.message, authenticationFailed: true });
   }
   // The call's broker was lost with it in flight: code 503, brokerLost set.
   if (outcome.kind === 'brokerLost') {
-    throw new ZssError(outcome.code, { developerMessage: outcome.message, brokerLost: true });
+    return new ZssError(outcome.code, { developerMessage: outcome.message, brokerLost: true });
   }
-  throw new ZssError(outcome.code, { developerMessage: outcome.message });
+  return new ZssError(outcome.code, { developerMessage: outcome.message });
 }
 
-module.exports = { Client };
+module.exports = { Client, errorOf };

@@ -1,6 +1,8 @@
 'use strict';
 const { NativeWorker } = require('./native');
 const { ZssError, requestedCode, extraFields, fromNative } = require('./errors');
+const { curveKeys } = require('./security');
+const { errorOf } = require('./client');
 
 const defaults = {
   broker: 'tcp://127.0.0.1:5560',
@@ -10,6 +12,8 @@ const defaults = {
   // queue (and beyond its bound are answered 503). The original had no bound at all.
   concurrency: 1000,
   onError: null,
+  // `{ brokerKey, keypair }`: encrypt with CURVE (lib/security.js). Null: plaintext.
+  curve: null,
 };
 
 // Running services are held here until stopped: a service nobody references must still serve
@@ -62,6 +66,8 @@ class Service {
     const c = { ...defaults, ...config };
     if (!c.sid) throw new Error('A sid must be passed!');
     c.sid = String(c.sid).toUpperCase();
+    // Checked now (a TypeError for the wrong shape); the keys themselves are read by run().
+    c.curveKeys = curveKeys(c.curve);
     this.#config = c;
     this.onError =
       typeof c.onError === 'function'
@@ -75,6 +81,15 @@ class Service {
 
   get sid() {
     return this.#config.sid;
+  }
+
+  /**
+   * Why the service stopped by itself: the broker refused its CURVE handshake or its
+   * registration (a ZssError 401 with `authenticationFailed`). Null otherwise.
+   */
+  get error() {
+    const outcome = this.#native && this.#native.error;
+    return outcome ? errorOf(outcome) : null;
   }
 
   /** The worker's socket identity once running, `<SID>#<uuid>`. */
@@ -107,6 +122,7 @@ class Service {
         c.concurrency,
         [...this.#routing.keys()],
         (req, responder) => this.#dispatch(req, responder),
+        c.curveKeys,
       );
     } catch (err) {
       throw fromNative(err);

@@ -24,8 +24,17 @@ impl NativeBroker {
         heartbeat_ms: f64,
         max_ttl_ms: f64,
         update_interval_ms: f64,
+        curve_secret: Option<String>,
+        allow: Option<String>,
     ) -> Result<Self> {
         let mut config = zss::BrokerConfig::new(frontend, backend);
+        if let Some(secret) = curve_secret {
+            config = config.curve(crate::security::server_pair(&secret)?);
+        }
+        if let Some(path) = allow {
+            let list = zss::AllowList::load(&path).map_err(crate::core_error)?;
+            config = config.allow(zss::SharedAllowList::new(list));
+        }
         config.heartbeat = millis("heartbeat", heartbeat_ms)?;
         config.max_ttl = millis("maxTTL", max_ttl_ms)?;
         config.sweep_interval = millis("updateInterval", update_interval_ms)?;

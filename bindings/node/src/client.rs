@@ -32,7 +32,7 @@ pub fn millis(name: &str, ms: f64) -> Result<Duration> {
 }
 
 /// The outcome of one call, converted to JS on the JS thread.
-pub struct Outcome(zss::Result<zss::Reply>);
+pub struct Outcome(pub zss::Result<zss::Reply>);
 
 impl ToNapiValue for Outcome {
     unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
@@ -105,10 +105,15 @@ impl NativeClient {
         identity: String,
         timeout_ms: f64,
         headers: Option<JsHeaders>,
+        curve: Option<crate::security::CurveKeys>,
     ) -> Result<Self> {
         let mut config = zss::ClientConfig::new(broker)
             .identity(identity)
             .timeout(millis("timeout", timeout_ms)?);
+        if let Some(curve) = &curve {
+            let (server, pair) = crate::security::client_keys(curve)?;
+            config = config.curve(server, pair);
+        }
         config.sid = sid;
         config.headers = headers.map(|h| h.0).unwrap_or_default();
         let inner = zss::Client::connect(config).map_err(crate::core_error)?;

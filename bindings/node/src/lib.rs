@@ -11,6 +11,7 @@ use napi_derive::napi;
 mod broker;
 mod client;
 mod convert;
+mod security;
 mod service;
 mod util;
 

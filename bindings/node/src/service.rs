@@ -124,7 +124,7 @@ impl NativeWorker {
     /// called on the JS thread for every request to one of `verbs`.
     #[napi(
         constructor,
-        ts_args_type = "sid: string, broker: string, heartbeatMs: number, concurrency: number, verbs: string[], dispatch: (request: unknown, responder: Responder) => void"
+        ts_args_type = "sid: string, broker: string, heartbeatMs: number, concurrency: number, verbs: string[], dispatch: (request: unknown, responder: Responder) => void, curve?: CurveKeys | null"
     )]
     pub fn new(
         sid: String,
@@ -133,7 +133,10 @@ impl NativeWorker {
         concurrency: u32,
         verbs: Vec<String>,
         dispatch: Function<'_, Unknown<'static>, Unknown<'static>>,
+        curve: Option<crate::security::CurveKeys>,
     ) -> Result<Self> {
+        // Keys first: a malformed key throws before anything is built.
+        let curve = curve.as_ref().map(crate::security::client_keys).transpose()?;
         let tsfn = Arc::new(
             dispatch
                 .build_threadsafe_function::<(zss::Request, zss::Responder)>()
@@ -152,6 +155,9 @@ impl NativeWorker {
             .broker(broker)
             .heartbeat(millis("heartbeat", heartbeat_ms)?);
         config.concurrency = concurrency as usize;
+        if let Some((server, pair)) = curve {
+            config = config.curve(server, pair);
+        }
         // Our handler only queues onto the JS thread (microseconds, never blocks): run it on
         // the worker's I/O thread, no pool threads. `concurrency` still bounds the requests
         // handed to JavaScript and not yet answered (it counts until the responder answers).
@@ -186,6 +192,14 @@ impl NativeWorker {
             .as_ref()
             .map(|r| r.identity().to_owned())
             .unwrap_or_default()
+    }
+
+    /// Why the worker stopped by itself (the broker refused its CURVE handshake or its
+    /// registration), as a call outcome record; null otherwise.
+    #[napi(getter, ts_return_type = "unknown")]
+    pub fn error(&self) -> Option<crate::client::Outcome> {
+        let error = self.running.as_ref()?.error()?;
+        Some(crate::client::Outcome(Err(error)))
     }
 
     /// Stops: finishes handlers in flight (bounded), SMI DOWN, joins the I/O thread. The join

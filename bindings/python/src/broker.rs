@@ -27,9 +27,24 @@ pub struct Broker {
 #[pymethods]
 impl Broker {
     #[new]
-    #[pyo3(signature = (frontend, backend, heartbeat=None, max_ttl=None))]
-    fn new(py: Python<'_>, frontend: String, backend: String, heartbeat: Option<f64>, max_ttl: Option<f64>) -> PyResult<Self> {
+    #[pyo3(signature = (frontend, backend, heartbeat=None, max_ttl=None, curve_secret=None, allow=None))]
+    fn new(
+        py: Python<'_>,
+        frontend: String,
+        backend: String,
+        heartbeat: Option<f64>,
+        max_ttl: Option<f64>,
+        curve_secret: Option<String>,
+        allow: Option<String>,
+    ) -> PyResult<Self> {
         let mut config = zss::BrokerConfig::new(frontend, backend);
+        if let Some(secret) = curve_secret {
+            config = config.curve(crate::security::server_pair(py, &secret)?);
+        }
+        if let Some(path) = allow {
+            let list = zss::AllowList::load(&path).map_err(|e| to_pyerr(py, e))?;
+            config = config.allow(zss::SharedAllowList::new(list));
+        }
         if let Some(h) = heartbeat {
             config.heartbeat = seconds("heartbeat", h)?;
         }

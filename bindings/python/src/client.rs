@@ -83,7 +83,7 @@ pub struct Client {
 #[pymethods]
 impl Client {
     #[new]
-    #[pyo3(signature = (broker, sid, timeout, identity, headers))]
+    #[pyo3(signature = (broker, sid, timeout, identity, headers, curve=None))]
     fn new(
         py: Python<'_>,
         broker: String,
@@ -91,8 +91,13 @@ impl Client {
         timeout: f64,
         identity: String,
         headers: Option<&Bound<'_, PyAny>>,
+        curve: Option<crate::security::CurveArgs>,
     ) -> PyResult<Self> {
         let mut config = zss::ClientConfig::new(broker).identity(identity).timeout(seconds("timeout", timeout)?);
+        if let Some(curve) = curve {
+            let (server, pair) = crate::security::client_keys(py, curve)?;
+            config = config.curve(server, pair);
+        }
         config.sid = sid;
         config.headers = convert::to_headers(headers)?;
         let inner = zss::Client::connect(config).map_err(|e| to_pyerr(py, e))?;

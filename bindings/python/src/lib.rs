@@ -11,6 +11,7 @@ mod broker;
 mod client;
 mod convert;
 mod errors;
+mod security;
 mod worker;
 
 /// `(user_message, developer_message)` the core uses for a status code.
@@ -41,5 +42,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(worker::start_worker, m)?)?;
     m.add_function(wrap_pyfunction!(status_messages, m)?)?;
     m.add_function(wrap_pyfunction!(has_curve, m)?)?;
+    m.add_function(wrap_pyfunction!(security::generate_keypair, m)?)?;
     Ok(())
 }

@@ -178,7 +178,8 @@ fn bad_status(status: &Bound<'_, PyAny>) -> PyErr {
 /// Builds the core worker and starts it. `handlers` maps verbs to Python callables; every
 /// request calls `dispatch(handler, payload, request, responder)` on a core handler thread.
 #[pyfunction]
-#[pyo3(signature = (sid, broker, heartbeat, concurrency, handlers, dispatch))]
+#[pyo3(signature = (sid, broker, heartbeat, concurrency, handlers, dispatch, curve=None))]
+#[allow(clippy::too_many_arguments)]
 pub fn start_worker(
     py: Python<'_>,
     sid: String,
@@ -187,9 +188,14 @@ pub fn start_worker(
     concurrency: usize,
     handlers: Vec<(String, Py<PyAny>)>,
     dispatch: Py<PyAny>,
+    curve: Option<crate::security::CurveArgs>,
 ) -> PyResult<RunningWorker> {
     let mut config = zss::WorkerConfig::new(sid).broker(broker).heartbeat(seconds("heartbeat", heartbeat)?);
     config.concurrency = concurrency;
+    if let Some(curve) = curve {
+        let (server, pair) = crate::security::client_keys(py, curve)?;
+        config = config.curve(server, pair);
+    }
     let mut worker = zss::Worker::new(config);
     for (verb, handler) in handlers {
         let dispatch = dispatch.clone_ref(py);
@@ -280,6 +286,12 @@ impl RunningWorker {
     fn join(&self, py: Python<'_>) {
         let worker = self.worker();
         py.detach(|| worker.join());
+    }
+
+    /// Why the worker stopped by itself (the broker refused its CURVE handshake or its
+    /// registration: `zss.AuthenticationError`), or None.
+    fn error(&self, py: Python<'_>) -> Option<PyErr> {
+        self.worker().error().map(|e| to_pyerr(py, e))
     }
 
     /// The worker's counters.

@@ -51,3 +51,17 @@ def broker_usage() -> Optional[str]:
     with zss.Broker("tcp://127.0.0.1:*", "tcp://127.0.0.1:*", max_ttl=2.0) as broker:
         stats: Dict[str, int] = broker.stats()
         return broker.frontend if stats["workers"] == 0 else None
+
+
+def curve_usage(tmp: str) -> Optional[BaseException]:
+    keys: zss.KeyPair = zss.generate_keypair()
+    public: str = keys.public_key
+    with zss.Broker("tcp://127.0.0.1:*", "tcp://127.0.0.1:*", curve_secret=keys, allow=f"{tmp}/allow.txt") as broker:
+        service = zss.Service("secure", broker.backend, curve=zss.Curve(public, "env:SERVICE_SECRET"))
+        client = zss.Client(broker.frontend, curve=zss.Curve(f"{tmp}/broker.pub", keys))
+        client.close()
+        try:
+            service.run()
+        except zss.AuthenticationError as refused:
+            return refused
+        return service.error

@@ -42,8 +42,9 @@ module ZSSTest
     service
   end
 
-  def wait_until_routed(sid, within: 5)
-    probe = ZSS::Client.new(sid, frontend: broker.frontend, timeout: 500)
+  # `client_options` for the probe (another broker's frontend, CURVE keys).
+  def wait_until_routed(sid, within: 5, **client_options)
+    probe = ZSS::Client.new(sid, frontend: broker.frontend, timeout: 500, **client_options)
     deadline = Time.now + within
     begin
       probe.call("__ready")

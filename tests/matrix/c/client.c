@@ -212,7 +212,10 @@ int main(int argc, char **argv) {
     return 1;
   }
   zss_client *client = NULL;
-  zss_result r = zss_client_new(argv[1], NULL, 0, &client);
+  /* The matrix's --curve run: the broker's public key and our secret key, as `zss` reads them. */
+  const char *broker_key = getenv("ZSS_BROKER_KEY");
+  zss_result r = broker_key ? zss_client_new_curve(argv[1], NULL, 0, broker_key, getenv("ZSS_KEY"), &client)
+                            : zss_client_new(argv[1], NULL, 0, &client);
   if (r != ZSS_RESULT_OK) {
     fprintf(stderr, "matrix c client: zss_client_new: %s\n", zss_last_error());
     scenarios_free(&list);

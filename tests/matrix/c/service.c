@@ -221,6 +221,13 @@ int main(int argc, char **argv) {
     fprintf(stderr, "matrix c service: zss_worker_new: %s\n", zss_last_error());
     return 1;
   }
+  /* The matrix's --curve run: the broker's public key and our secret key, as `zss` reads them. */
+  const char *broker_key = getenv("ZSS_BROKER_KEY");
+  if (broker_key && zss_worker_set_curve(worker, broker_key, getenv("ZSS_KEY")) != ZSS_RESULT_OK) {
+    fprintf(stderr, "matrix c service: zss_worker_set_curve: %s\n", zss_last_error());
+    zss_worker_free(worker);
+    return 1;
+  }
   for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++) {
     if (zss_worker_add_verb(worker, verbs[i].verb, verbs[i].handler, NULL) != ZSS_RESULT_OK) {
       fprintf(stderr, "matrix c service: zss_worker_add_verb %s: %s\n", verbs[i].verb, zss_last_error());

@@ -5,6 +5,7 @@
 const fs = require('node:fs');
 const { Client, ZssError } = require('../../../bindings/node');
 const tagged = require('./tagged');
+const curve = require('./curve-env');
 
 async function main() {
   const [frontend, file, ...sids] = process.argv.slice(2);
@@ -13,7 +14,7 @@ async function main() {
     return 2;
   }
   const scenarios = tagged.parse(fs.readFileSync(file, 'utf8'));
-  const client = new Client({ broker: frontend, identity: 'matrix-node' });
+  const client = new Client({ broker: frontend, identity: 'matrix-node', curve: curve() });
   try {
     for (const service of sids) {
       for (const s of scenarios) {

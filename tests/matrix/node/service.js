@@ -3,6 +3,7 @@
 // Serves until SIGTERM or SIGINT, then stops the worker (SMI DOWN) and exits 0.
 const { Service, ZssError } = require('../../../bindings/node');
 const tagged = require('./tagged');
+const curve = require('./curve-env');
 
 const [backend, sid] = process.argv.slice(2);
 if (!backend || !sid) {
@@ -13,6 +14,7 @@ if (!backend || !sid) {
 const service = new Service({
   sid,
   broker: backend,
+  curve: curve(),
   // A crash is expected (scenario handler-failure): log it, it never reaches the caller.
   onError: (err, message) =>
     console.error(`matrix node service: ${message ? message.address.verb : '?'} failed: ${err && err.message}`),

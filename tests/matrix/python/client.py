@@ -10,6 +10,7 @@ from typing import Any, Dict
 import zss
 
 import tagged
+from curve_env import curve
 
 
 def run(client: zss.Client, sid: str, scenario: Dict[str, Any]) -> Dict[str, Any]:
@@ -44,7 +45,7 @@ def main() -> int:
     frontend, path, sids = sys.argv[1], sys.argv[2], sys.argv[3:]
     with open(path, encoding="utf-8") as f:
         scenarios = json.load(f)
-    with zss.Client(frontend) as client:
+    with zss.Client(frontend, curve=curve()) as client:
         for sid in sids:
             for scenario in scenarios:
                 try:

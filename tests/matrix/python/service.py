@@ -14,6 +14,7 @@ from typing import Any, Dict
 import zss
 
 import tagged
+from curve_env import curve
 
 logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
 
@@ -26,7 +27,7 @@ def main() -> int:
         print("usage: service.py <backend-endpoint> <SID>", file=sys.stderr)
         return 2
     backend, sid = sys.argv[1], sys.argv[2]
-    service = zss.Service(sid, backend)
+    service = zss.Service(sid, backend, curve=curve())
 
     @service.verb("echo")
     def echo(payload: Any, request: zss.Request) -> Any:

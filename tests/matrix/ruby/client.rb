@@ -5,6 +5,7 @@
 
 require "zss"
 require_relative "tagged"
+require_relative "curve_env"
 
 if ARGV.size < 3
   warn "usage: client.rb <frontend-endpoint> <scenarios-file> <SID>..."
@@ -15,7 +16,7 @@ scenarios = JSON.parse(File.read(path, encoding: "UTF-8"))
 $stdout.sync = true
 
 # A ZSS::Client calls one sid; one per sid called, created on first use.
-clients = Hash.new { |h, sid| h[sid] = ZSS::Client.new(sid, frontend: frontend) }
+clients = Hash.new { |h, sid| h[sid] = ZSS::Client.new(sid, frontend: frontend, curve: CurveEnv.curve) }
 
 def run(client, scenario)
   headers = scenario["headers"] ? Tagged.decode(scenario["headers"]) : {}

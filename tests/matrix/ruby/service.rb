@@ -6,6 +6,7 @@
 
 require "zss"
 require_relative "tagged"
+require_relative "curve_env"
 
 if ARGV.size != 2
   warn "usage: service.rb <backend-endpoint> <SID>"
@@ -14,7 +15,7 @@ end
 backend, sid = ARGV
 
 # Handler threads: `sleep` must not hold up other requests (the default is one thread).
-service = ZSS::Service.new(sid, backend: backend, threads: 16)
+service = ZSS::Service.new(sid, backend: backend, threads: 16, curve: CurveEnv.curve)
 
 service.add_route(:echo) { |payload, _headers| payload }
 

@@ -33,6 +33,22 @@ async function main(): Promise<void> {
   client.call('ping', () => 1);
   // @ts-expect-error: sid is required
   new Service({ broker: 'tcp://127.0.0.1:5560' });
+  const keys: zss.KeyPair = zss.generateKeypair();
+  const curve: zss.CurveOptions = { brokerKey: 'broker.pub', keypair: keys };
+  const secure = new Broker({ frontend: 'tcp://127.0.0.1:*', curveSecret: 'env:BROKER_SECRET', allow: 'allow.txt' }).run();
+  const refused: number = secure.stats().authFailuresFrontend ?? 0;
+  const encrypted = new Client({ broker: secure.frontendEndpoint, curve: { brokerKey: keys.publicKey, keypair: 'client.key' } });
+  const secureService = new Service({ sid: 'secure', curve });
+  const why: ZssError | null = secureService.error;
+  if (why && why.authenticationFailed) void why.developerMessage;
+  // @ts-expect-error: the broker's key is required
+  new Client({ curve: { keypair: keys } });
+  // @ts-expect-error: keys are strings
+  new Service({ sid: 'x', curve: { brokerKey: 1, keypair: keys } });
+  // @ts-expect-error: a key pair's secret key is required
+  new Client({ curve: { brokerKey: 'k', keypair: { publicKey: 'p' } } });
+  encrypted.close();
+  void [refused];
   client.close();
   await service.stop();
   await broker.stop();

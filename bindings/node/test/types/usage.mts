@@ -1,8 +1,10 @@
 // Type-checked by test/types.test.js: the ESM view (index.d.mts), default and named imports.
-import zss, { Client, Broker, type Reply, type Handler } from 'zss';
+import zss, { Client, Broker, generateKeypair, type Reply, type Handler, type KeyPair } from 'zss';
 
 const handler: Handler = async (payload) => payload;
 const broker = new Broker().run();
 const client: Client = new zss.Client({ broker: broker.frontendEndpoint });
 const pending: Promise<Reply> = client.call('echo', { a: 1 }, { sid: 'echo' });
-void [handler, pending];
+const keys: KeyPair = generateKeypair();
+const secure: Client = new zss.Client({ curve: { brokerKey: keys.publicKey, keypair: keys.secretKey } });
+void [handler, pending, secure];

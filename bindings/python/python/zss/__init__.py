@@ -16,10 +16,15 @@ Payloads are None, bool, int, float, str, list/tuple and dict (replies give list
 text instead), so it raises TypeError. Integers must fit in 64 bits (ValueError otherwise);
 beyond the int32 range they travel as float64, as the original peers send them, and so come
 back as floats.
+
+CURVE encryption: ``keys = zss.generate_keypair()``; ``zss.Broker(..., curve_secret=...)``,
+``zss.Client(..., curve=zss.Curve(broker_public_key, keys))``, ``zss.Service(..., curve=...)``.
 """
 
 from . import _native
 from ._errors import AuthenticationError, ClosedError, ServiceError, SocketError, Timeout, ZssError
+from ._native import has_curve
+from ._security import Curve, KeyPair, KeySpec, generate_keypair
 from .broker import Broker
 from .client import Client, Reply
 from .service import Handler, Request, Response, Service
@@ -30,7 +35,10 @@ __all__ = [
     "Broker",
     "Client",
     "ClosedError",
+    "Curve",
     "Handler",
+    "KeyPair",
+    "KeySpec",
     "Reply",
     "Request",
     "Response",
@@ -41,4 +49,6 @@ __all__ = [
     "Timeout",
     "ZssError",
     "__version__",
+    "generate_keypair",
+    "has_curve",
 ]

@@ -43,7 +43,9 @@ class Client:
         timeout: float,
         identity: str,
         headers: Optional[Dict[str, Any]],
-    ) -> None: ...
+        curve: Optional[Tuple[str, str, Optional[str]]] = None,
+    ) -> None:
+        """``curve``: ``(broker_key, secret_key, public_key or None)``, each a key spec."""
     @property
     def identity(self) -> str: ...
     @property
@@ -84,7 +86,10 @@ class Broker:
         backend: str,
         heartbeat: Optional[float] = None,
         max_ttl: Optional[float] = None,
-    ) -> None: ...
+        curve_secret: Optional[str] = None,
+        allow: Optional[str] = None,
+    ) -> None:
+        """``curve_secret``: a key spec; ``allow``: the path of an allow list."""
     @property
     def frontend(self) -> str: ...
     @property
@@ -164,6 +169,8 @@ class RunningWorker:
         """Waits (interruptibly) until stopped; True if it has."""
     def join(self) -> None:
         """Stops and waits for the worker's thread."""
+    def error(self) -> Optional[BaseException]:
+        """Why the worker stopped by itself (``zss.AuthenticationError``), or None."""
     def stats(self) -> Dict[str, int]: ...
 
 def start_worker(
@@ -173,6 +180,7 @@ def start_worker(
     concurrency: int,
     handlers: Sequence[Tuple[str, Callable[..., Any]]],
     dispatch: Callable[[Callable[..., Any], Any, Request, Responder], None],
+    curve: Optional[Tuple[str, str, Optional[str]]] = None,
 ) -> RunningWorker:
     """Builds the core worker and starts it; every request calls ``dispatch``."""
 
@@ -181,3 +189,6 @@ def status_messages(code: int) -> Tuple[str, str]:
 
 def has_curve() -> bool:
     """Whether the linked libzmq supports CURVE."""
+
+def generate_keypair() -> Tuple[str, str]:
+    """A fresh CURVE key pair as Z85 text: ``(public_key, secret_key)``."""

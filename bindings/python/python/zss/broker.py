@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Union
 
 from . import _native
+from ._security import KeyPair, KeySpec, key_spec, secret_spec
 
 __all__ = ["Broker"]
 
@@ -22,6 +24,11 @@ class Broker:
     :param backend: where services (workers) connect.
     :param heartbeat: the workers' heartbeat interval in seconds (informational).
     :param max_ttl: a worker silent for longer than this (seconds) is dropped.
+    :param curve_secret: serve CURVE on both sockets with this secret key (a :data:`KeySpec`
+        or a :class:`KeyPair`); plaintext peers get nothing through.
+    :param allow: with ``curve_secret``, the path of an allow list (one public key a line,
+        with optional ``name=``, ``call=`` and ``serve=`` permissions): only those keys may
+        connect. A malformed key or list raises ValueError here.
     """
 
     def __init__(
@@ -31,8 +38,17 @@ class Broker:
         *,
         heartbeat: Optional[float] = None,
         max_ttl: Optional[float] = None,
+        curve_secret: Union[KeyPair, KeySpec, None] = None,
+        allow: Union[str, "os.PathLike[str]", None] = None,
     ) -> None:
-        self._native = _native.Broker(frontend, backend, heartbeat, max_ttl)
+        self._native = _native.Broker(
+            frontend,
+            backend,
+            heartbeat,
+            max_ttl,
+            None if curve_secret is None else secret_spec(curve_secret, "curve_secret"),
+            None if allow is None else key_spec(allow, "allow", "an allow list file"),
+        )
         self._stopped = threading.Event()
 
     @property

@@ -7,6 +7,7 @@ from typing import Any, Mapping, Optional
 
 from . import _aio, _native
 from ._native import Reply
+from ._security import Curve, curve_args
 
 __all__ = ["Client", "Reply"]
 
@@ -22,6 +23,10 @@ class Client:
     :param timeout: default per-call timeout in seconds (a call past it raises :class:`Timeout`).
     :param identity: prefix of the socket identity (``<identity>#<uuid>``).
     :param headers: headers sent with every call (a call's own headers override them).
+    :param curve: encrypt with CURVE: a :class:`Curve` (the broker's public key and this
+        client's :class:`KeyPair` or secret key). A key that does not parse raises ValueError
+        here; a broker that refuses the handshake makes calls raise
+        :class:`AuthenticationError` within about a second. None: plaintext.
     """
 
     def __init__(
@@ -31,8 +36,10 @@ class Client:
         timeout: float = 1.0,
         identity: str = "client",
         headers: Optional[Mapping[str, Any]] = None,
+        *,
+        curve: Optional[Curve] = None,
     ) -> None:
-        self._native = _native.Client(broker, sid, timeout, identity, _dict(headers))
+        self._native = _native.Client(broker, sid, timeout, identity, _dict(headers), curve_args(curve))
 
     @property
     def identity(self) -> str:
@@ -72,6 +79,7 @@ class Client:
         :raises Timeout: no reply within the timeout (status 599).
         :raises TypeError: the payload or headers hold a type that cannot be sent.
         :raises ValueError: bad arguments (no service id, non-positive timeout, …).
+        :raises AuthenticationError: the broker refused this client's CURVE handshake.
         """
         return self._native.call(verb, payload, sid, _dict(headers), timeout)
 

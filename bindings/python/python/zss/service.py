@@ -13,6 +13,7 @@ from typing import Any, Awaitable, Callable, Dict, Optional, TypeVar, Union
 from . import _native
 from ._errors import ServiceError
 from ._native import Request, Response
+from ._security import Curve, curve_args
 from .broker import _on_signals
 
 __all__ = ["Service", "Request", "Response", "Handler"]
@@ -52,6 +53,10 @@ class Service:
     :param heartbeat: seconds between heartbeats to the broker.
     :param concurrency: requests handled at once; more wait in the service's queue.
     :param loop: a running event loop for ``async def`` handlers.
+    :param curve: encrypt with CURVE: a :class:`Curve` (the broker's public key and this
+        service's :class:`KeyPair` or secret key), checked here (TypeError/ValueError). A
+        service the broker refuses (wrong keys, or its key may not serve the sid) stops by
+        itself: :attr:`error` says why and :meth:`run` raises it. None: plaintext.
     """
 
     def __init__(
@@ -62,9 +67,12 @@ class Service:
         heartbeat: float = 1.0,
         concurrency: int = 16,
         loop: Optional[asyncio.AbstractEventLoop] = None,
+        curve: Optional[Curve] = None,
     ) -> None:
         if not isinstance(concurrency, int) or concurrency < 1:
             raise ValueError(f"concurrency must be a positive int, got {concurrency!r}")
+        self._curve = curve_args(curve)
+        self._error: Optional[BaseException] = None
         self.sid = sid
         self.broker = broker
         self.heartbeat = heartbeat
@@ -120,10 +128,17 @@ class Service:
                 return self
             if not self._handlers:
                 raise RuntimeError(f"service {self.sid!r} has no verbs")
+            self._error = None
             if any(inspect.iscoroutinefunction(h) for h in self._handlers.values()):
                 self._event_loop_locked()
             self._worker = _native.start_worker(
-                self.sid, self.broker, self.heartbeat, self.concurrency, list(self._handlers.items()), self._dispatch
+                self.sid,
+                self.broker,
+                self.heartbeat,
+                self.concurrency,
+                list(self._handlers.items()),
+                self._dispatch,
+                self._curve,
             )
             _running.add(self)
         return self
@@ -142,13 +157,25 @@ class Service:
             return
         worker.join()
         with self._lock:
+            self._error = worker.error()
             if self._worker is worker:
                 self._worker = None
                 _running.discard(self)
             self._close_own_loop_locked()
 
+    @property
+    def error(self) -> Optional[BaseException]:
+        """Why the service stopped by itself while running: the broker refused its CURVE
+        handshake or its registration (:class:`AuthenticationError`), also after :meth:`stop`.
+        None otherwise."""
+        worker = self._worker
+        return worker.error() if worker else self._error
+
     def run(self) -> None:
-        """Serves until SIGINT/SIGTERM (when called from the main thread) or :meth:`stop`."""
+        """Serves until SIGINT/SIGTERM (when called from the main thread) or :meth:`stop`.
+
+        :raises AuthenticationError: the broker refused the service (it stopped by itself).
+        """
         self.start()
         worker = self._worker
         assert worker is not None
@@ -158,6 +185,8 @@ class Service:
         finally:
             restore()
             self.stop()
+        if self._error is not None:
+            raise self._error
 
     def stats(self) -> Dict[str, int]:
         """The worker's counters (requests, replies, handler_errors, …); empty when stopped."""

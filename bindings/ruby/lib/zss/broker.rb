@@ -7,10 +7,15 @@ module ZSS
   #   broker.frontend   # => "tcp://127.0.0.1:41235" (wildcard ports resolved)
   #   broker.stop
   #
-  # `max_ttl` (ms, default 2000) is how long a silent worker stays registered.
+  # `max_ttl` (ms, default 2000) is how long a silent worker stays registered. `curve_secret`
+  # (a secret key or a ZSS::KeyPair) serves CURVE on both sockets; `allow` (the path of an
+  # allow list: one public key a line, optional name=, call=, serve=) then accepts only those keys.
   class Broker
-    def initialize(frontend: "tcp://0.0.0.0:7777", backend: "tcp://0.0.0.0:7776", max_ttl: nil)
-      @native = Native::Broker.new(frontend, backend, max_ttl && Integer(max_ttl))
+    def initialize(frontend: "tcp://0.0.0.0:7777", backend: "tcp://0.0.0.0:7776", max_ttl: nil,
+                   curve_secret: nil, allow: nil)
+      @native = Native::Broker.new(frontend, backend, max_ttl && Integer(max_ttl),
+                                   curve_secret && Security.secret(curve_secret, "curve_secret"),
+                                   allow && Security.key(allow, "allow", "a file path"))
       @stopped = Thread::Queue.new
     end
 

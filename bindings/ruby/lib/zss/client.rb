@@ -18,7 +18,9 @@ module ZSS
     attr_reader :sid, :frontend, :identity, :timeout
 
     # `config` (the old gem's positional Hash) and keywords: `frontend`, `identity` (the
-    # socket identity's prefix: "<identity>#<uuid>"), `timeout` (ms, default 1000).
+    # socket identity's prefix: "<identity>#<uuid>"), `timeout` (ms, default 1000), `curve`
+    # (`{ broker_key:, keypair: }`: encrypt with CURVE; see ZSS::Security). A broker that
+    # refuses the handshake makes calls raise ZSS::AuthenticationError within about a second.
     def initialize(sid, config = {}, **options)
       options = ZSS.options(config, options)
       @sid = sid.to_s.upcase
@@ -27,7 +29,8 @@ module ZSS
       @frontend = options[:frontend] || Configuration.default.frontend
       @identity = options[:identity] || "client"
       @timeout = options[:timeout] || 1000
-      @native = Native::Client.new(@frontend, @sid, @identity.to_s, Float(@timeout))
+      @curve = Security.curve_args(options[:curve])
+      @native = Native::Client.new(@frontend, @sid, @identity.to_s, Float(@timeout), @curve)
     end
 
     # Calls `verb` and returns the reply's payload (nil for a 204). `timeout` is in ms.
@@ -52,7 +55,7 @@ module ZSS
     # service, requests, replies by status class, errors, in flight, latency p50/p99 in ms).
     # Raises ZSS::Error 404 for an unknown verb or a broker without the interface.
     def management(verb, timeout: nil)
-      @management ||= Native::Client.new(@frontend, Native::SMI_SID, @identity.to_s, Float(@timeout))
+      @management ||= Native::Client.new(@frontend, Native::SMI_SID, @identity.to_s, Float(@timeout), @curve)
       _status, _headers, payload = @management.call(verb.to_s.upcase, nil, {}, timeout && Float(timeout))
       payload
     end

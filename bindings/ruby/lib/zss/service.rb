@@ -24,7 +24,9 @@ module ZSS
     attr_reader :sid, :heartbeat, :backend, :threads
 
     # `config` (the old gem's positional Hash) and keywords: `backend`, `heartbeat` (ms,
-    # default 1000), `threads` (handler threads, default 1).
+    # default 1000), `threads` (handler threads, default 1), `curve` (`{ broker_key:,
+    # keypair: }`: encrypt with CURVE, as ZSS::Client). A service the broker refuses (wrong
+    # keys, or its key may not serve the sid) stops by itself: #error says why, #run raises it.
     def initialize(sid, config = {}, **options)
       options = ZSS.options(config, options)
       @sid = sid.to_s.upcase
@@ -34,6 +36,8 @@ module ZSS
       @backend = options[:backend] || Configuration.default.backend
       @threads = Integer(options[:threads] || 1)
       raise ArgumentError, "heartbeat and threads must be positive" unless @heartbeat.positive? && @threads.positive?
+
+      @curve = Security.curve_args(options[:curve])
 
       @routes = {}
       @native = nil
@@ -74,7 +78,7 @@ module ZSS
       raise Error.new(500, "service #{sid} is already running") if running?
       raise ArgumentError, "service #{sid} has no routes" if @routes.empty?
 
-      native = Native::Worker.new(sid, backend, heartbeat, threads, @routes.keys)
+      native = Native::Worker.new(sid, backend, heartbeat, threads, @routes.keys, @curve)
       @native = native
       @workers = Array.new(threads) { |i| Thread.new { serve(native) }.tap { |t| t.name = "zss #{sid} #{i}" } }
       ZSS.logger.info("service #{sid} (#{native.identity}) serving via #{backend}")
@@ -84,10 +88,15 @@ module ZSS
     # Starts, then blocks until SIGINT/SIGTERM or #stop (from a handler or another thread).
     # The handlers in flight finish, then the service unregisters (SMI DOWN). Previous signal
     # handlers are restored on return.
+    #
+    # Raises ZSS::AuthenticationError when the broker refused the service.
     def run
       start unless running?
       previous = %w[INT TERM].to_h { |sig| [sig, Signal.trap(sig) { stop }] }
       join
+      raise error if error
+
+      self
     ensure
       previous&.each { |sig, handler| Signal.trap(sig, handler || "DEFAULT") }
     end
@@ -110,6 +119,12 @@ module ZSS
 
     def running?
       !@native.nil? && !@native.stopped?
+    end
+
+    # Why the service stopped by itself: a ZSS::AuthenticationError when the broker refused
+    # its CURVE handshake or its registration; nil otherwise.
+    def error
+      @native&.error
     end
 
     # The socket identity, "<SID>#<uuid>", while running.

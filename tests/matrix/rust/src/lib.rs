@@ -48,6 +48,15 @@ pub fn to_tagged(value: &Value) -> J {
     }
 }
 
+/// CURVE keys from the environment, as the `zss` program reads them (the matrix's `--curve`
+/// run sets both): `ZSS_BROKER_KEY` the broker's public key, `ZSS_KEY` this program's secret
+/// key (each a key file, Z85 text or `env:VAR`). `Ok(None)`: plaintext.
+pub fn curve_from_env() -> zss::Result<Option<(zss::security::Key, zss::KeyPair)>> {
+    let Ok(broker_key) = std::env::var("ZSS_BROKER_KEY") else { return Ok(None) };
+    let secret = std::env::var("ZSS_KEY").map_err(|_| zss::Error::InvalidArgument("ZSS_BROKER_KEY without ZSS_KEY".into()))?;
+    Ok(Some((zss::security::load_key(&broker_key)?, zss::KeyPair::load(&secret)?)))
+}
+
 /// The entries of a headers map whose names start with `x-matrix-`.
 pub fn matrix_headers(headers: &Value) -> Vec<(String, Value)> {
     match headers {

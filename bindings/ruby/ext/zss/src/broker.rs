@@ -15,10 +15,25 @@ pub struct Broker {
 }
 
 impl Broker {
-    /// `new(frontend, backend, max_ttl_ms)`. Binding happens here, so a busy or bad address
-    /// raises at once; `*` ports are resolved (see `frontend`/`backend`).
-    pub fn new(ruby: &Ruby, frontend: String, backend: String, max_ttl_ms: Option<u64>) -> Result<Broker, Error> {
+    /// `new(frontend, backend, max_ttl_ms, curve_secret, allow_path)`. Binding happens here,
+    /// so a busy or bad address raises at once; `*` ports are resolved (see
+    /// `frontend`/`backend`). `curve_secret` (a key) serves CURVE; `allow_path` names an allow list.
+    pub fn new(
+        ruby: &Ruby,
+        frontend: String,
+        backend: String,
+        max_ttl_ms: Option<u64>,
+        curve_secret: Option<String>,
+        allow: Option<String>,
+    ) -> Result<Broker, Error> {
         let mut config = zss::BrokerConfig::new(frontend, backend);
+        if let Some(secret) = curve_secret {
+            config = config.curve(crate::security::server_pair(ruby, &secret)?);
+        }
+        if let Some(path) = allow {
+            let list = zss::AllowList::load(&path).map_err(|e| to_rb(ruby, e))?;
+            config = config.allow(zss::SharedAllowList::new(list));
+        }
         if let Some(ms) = max_ttl_ms {
             config.max_ttl = Duration::from_millis(ms);
         }

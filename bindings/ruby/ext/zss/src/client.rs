@@ -28,13 +28,25 @@ fn millis(ruby: &Ruby, what: &str, ms: f64) -> Result<Duration, Error> {
 }
 
 impl Client {
-    /// `new(frontend, sid, identity, timeout_ms)`. Connecting is asynchronous (ZeroMQ): calls
-    /// made before the broker is reachable wait in the socket's queue until their timeout.
-    pub fn new(ruby: &Ruby, frontend: String, sid: String, identity: String, timeout_ms: f64) -> Result<Client, Error> {
-        let config = zss::ClientConfig::new(frontend)
+    /// `new(frontend, sid, identity, timeout_ms, curve)`. Connecting is asynchronous (ZeroMQ):
+    /// calls made before the broker is reachable wait in the socket's queue until their
+    /// timeout. `curve` is nil (plaintext) or `[broker_key, secret_key, public_key or nil]`.
+    pub fn new(
+        ruby: &Ruby,
+        frontend: String,
+        sid: String,
+        identity: String,
+        timeout_ms: f64,
+        curve: Option<crate::security::CurveArgs>,
+    ) -> Result<Client, Error> {
+        let mut config = zss::ClientConfig::new(frontend)
             .sid(sid)
             .identity(identity)
             .timeout(millis(ruby, "timeout", timeout_ms)?);
+        if let Some(curve) = &curve {
+            let (server, pair) = crate::security::client_keys(ruby, curve)?;
+            config = config.curve(server, pair);
+        }
         let inner = zss::Client::connect(config).map_err(|e| to_rb(ruby, e))?;
         Ok(Client { inner })
     }

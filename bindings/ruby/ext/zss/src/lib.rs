@@ -9,6 +9,7 @@ mod client;
 mod convert;
 mod errors;
 mod gvl;
+mod security;
 mod worker;
 
 use magnus::{function, method, prelude::*, Error, Ruby};
@@ -20,21 +21,24 @@ fn init(ruby: &Ruby) -> Result<(), Error> {
     native.const_set("CORE_VERSION", zss::VERSION)?;
     // The broker's reserved management sid (SMI PING/INFO/SERVICES/STATS on the frontend).
     native.const_set("SMI_SID", zss::protocol::SMI_SID)?;
+    native.define_singleton_method("has_curve?", function!(zss::socket::has_curve, 0))?;
+    native.define_singleton_method("generate_keypair", function!(security::generate_keypair, 0))?;
 
     let client = native.define_class("Client", ruby.class_object())?;
-    client.define_singleton_method("new", function!(client::Client::new, 4))?;
+    client.define_singleton_method("new", function!(client::Client::new, 5))?;
     client.define_method("identity", method!(client::Client::identity, 0))?;
     client.define_method("call", method!(client::Client::call, 4))?;
     client.define_method("close", method!(client::Client::close, 0))?;
 
     let worker = native.define_class("Worker", ruby.class_object())?;
-    worker.define_singleton_method("new", function!(worker::Worker::new, 5))?;
+    worker.define_singleton_method("new", function!(worker::Worker::new, 6))?;
     worker.define_method("identity", method!(worker::Worker::identity, 0))?;
     worker.define_method("next_request", method!(worker::Worker::next_request, 1))?;
     worker.define_method("stop", method!(worker::Worker::stop, 0))?;
     worker.define_method("wait", method!(worker::Worker::wait, 1))?;
     worker.define_method("stopped?", method!(worker::Worker::is_stopped, 0))?;
     worker.define_method("stats", method!(worker::Worker::stats, 0))?;
+    worker.define_method("error", method!(worker::Worker::error, 0))?;
 
     let responder = native.define_class("Responder", ruby.class_object())?;
     responder.define_method("reply", method!(worker::Responder::reply, 3))?;
@@ -42,7 +46,7 @@ fn init(ruby: &Ruby) -> Result<(), Error> {
     responder.define_method("answered?", method!(worker::Responder::is_answered, 0))?;
 
     let broker = native.define_class("Broker", ruby.class_object())?;
-    broker.define_singleton_method("new", function!(broker::Broker::new, 3))?;
+    broker.define_singleton_method("new", function!(broker::Broker::new, 5))?;
     broker.define_method("frontend", method!(broker::Broker::frontend, 0))?;
     broker.define_method("backend", method!(broker::Broker::backend, 0))?;
     broker.define_method("running?", method!(broker::Broker::is_running, 0))?;

@@ -107,9 +107,9 @@ pub struct Worker {
 }
 
 impl Worker {
-    /// `new(sid, backend, heartbeat_ms, concurrency, verbs)`: registers with the broker and
-    /// serves in the background; requests for `verbs` wait in the queue for `next_request`.
-    /// Other verbs get the core's own 404.
+    /// `new(sid, backend, heartbeat_ms, concurrency, verbs, curve)`: registers with the broker
+    /// and serves in the background; requests for `verbs` wait in the queue for
+    /// `next_request`. Other verbs get the core's own 404. `curve` as in `Client.new`.
     pub fn new(
         ruby: &Ruby,
         sid: String,
@@ -117,11 +117,16 @@ impl Worker {
         heartbeat_ms: u64,
         concurrency: usize,
         verbs: Vec<String>,
+        curve: Option<crate::security::CurveArgs>,
     ) -> Result<Worker, Error> {
-        let config = zss::WorkerConfig::new(sid)
+        let mut config = zss::WorkerConfig::new(sid)
             .broker(backend)
             .heartbeat(Duration::from_millis(heartbeat_ms))
             .concurrency(concurrency);
+        if let Some(curve) = &curve {
+            let (server, pair) = crate::security::client_keys(ruby, curve)?;
+            config = config.curve(server, pair);
+        }
         let mut worker = zss::Worker::new(config);
         let queue = Arc::new(Queue {
             state: Mutex::new(QueueState { jobs: VecDeque::new(), stopped: false }),
@@ -178,6 +183,12 @@ impl Worker {
         out.push(convert::to_ruby(ruby, &request.headers)?)?;
         out.push(info)?;
         Ok(Some(out))
+    }
+
+    /// Why the worker stopped by itself (the broker refused its CURVE handshake or its
+    /// registration): a `ZSS::AuthenticationError`, or nil.
+    pub fn error(ruby: &Ruby, rb_self: &Worker) -> Option<RValue> {
+        rb_self.running.error().and_then(|e| to_rb(ruby, e).value())
     }
 
     /// Asks the worker to stop (finish what is in flight, SMI DOWN). Returns at once, so it is

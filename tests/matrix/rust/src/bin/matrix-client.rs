@@ -4,7 +4,7 @@
 use serde_json::{json, Value as J};
 use std::{env, fs, process::ExitCode, time::Duration};
 use zss::{Call, Client, ClientConfig, Error};
-use zss_matrix::{from_tagged, matrix_headers, to_tagged};
+use zss_matrix::{curve_from_env, from_tagged, matrix_headers, to_tagged};
 
 fn headers_json(headers: &zss::Value) -> J {
     J::Object(matrix_headers(headers).into_iter().map(|(k, v)| (k, to_tagged(&v))).collect())
@@ -47,7 +47,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let client = match Client::connect(ClientConfig::new(frontend.as_str()).identity("matrix-rust")) {
+    let config = ClientConfig::new(frontend.as_str()).identity("matrix-rust");
+    let client = match curve_from_env().and_then(|curve| match curve {
+        Some((server, pair)) => Client::connect(config.curve(server, pair)),
+        None => Client::connect(config),
+    }) {
         Ok(client) => client,
         Err(e) => {
             eprintln!("matrix-client: {e}");

@@ -2,7 +2,7 @@
 
 use std::{env, process::ExitCode, thread, time::Duration};
 use zss::{status, HandlerResult, Response, ServiceError, Value, Worker, WorkerConfig};
-use zss_matrix::{matrix_headers, to_tagged};
+use zss_matrix::{curve_from_env, matrix_headers, to_tagged};
 
 fn status_reply(payload: &Value) -> HandlerResult {
     let code = payload.get("status").and_then(Value::as_i64).and_then(|c| u16::try_from(c).ok());
@@ -22,7 +22,16 @@ fn main() -> ExitCode {
         eprintln!("usage: matrix-service <backend> <SID>");
         return ExitCode::from(2);
     };
-    let mut worker = Worker::new(WorkerConfig::new(sid.as_str()).broker(backend.as_str()));
+    let mut config = WorkerConfig::new(sid.as_str()).broker(backend.as_str());
+    match curve_from_env() {
+        Ok(Some((server, pair))) => config = config.curve(server, pair),
+        Ok(None) => {}
+        Err(e) => {
+            eprintln!("matrix-service: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    let mut worker = Worker::new(config);
     worker
         .verb("echo", |req| Ok(Response::ok(req.payload.clone())))
         .verb("inspect", |req| Ok(Response::ok(to_tagged(&req.payload).to_string())))
