@@ -182,6 +182,142 @@ fn client_vanishes() {
     );
 }
 
+/// A `zss broker` process, on fixed ports so it can be restarted on them.
+struct BrokerProcess {
+    fe: String,
+    be: String,
+    child: Option<std::process::Child>,
+}
+
+impl BrokerProcess {
+    fn start(fe: String, be: String) -> BrokerProcess {
+        let mut b = BrokerProcess { fe, be, child: None };
+        b.restart();
+        b
+    }
+    fn restart(&mut self) {
+        let child = std::process::Command::new(zss_binary())
+            .args(["--log-level", "error", "broker", "--frontend", &self.fe, "--backend", &self.be])
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let probe = Client::connect(ClientConfig::new(&self.fe).timeout(Duration::from_millis(200))).unwrap();
+        while probe.management("PING").is_err() {}
+    }
+    fn signal(&self, sig: i32) {
+        unsafe { libc::kill(self.child.as_ref().unwrap().id() as i32, sig) };
+    }
+    fn kill(&mut self) {
+        let mut c = self.child.take().unwrap();
+        c.kill().unwrap();
+        c.wait().unwrap();
+    }
+    /// Requests it forwarded to workers (its SMI STATS).
+    fn forwarded(&self) -> i64 {
+        let c = Client::connect(ClientConfig::new(&self.fe).timeout(Duration::from_millis(300))).unwrap();
+        c.management("STATS").ok().and_then(|s| s.get("broker")?.get("forwarded")?.as_i64()).unwrap_or(-1)
+    }
+}
+
+impl Drop for BrokerProcess {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// One of three brokers dies (SIGKILL) or hangs (SIGSTOP) under steady load: 2 workers on all
+/// three, 4 clients on all three with 8 calls in flight each, half of them idempotent.
+fn broker_lost(how: &str) {
+    let mut brokers: Vec<BrokerProcess> =
+        (0..3).map(|_| BrokerProcess::start(format!("tcp://127.0.0.1:{}", port()), format!("tcp://127.0.0.1:{}", port()))).collect();
+    let fes: Vec<String> = brokers.iter().map(|b| b.fe.clone()).collect();
+    let bes: Vec<String> = brokers.iter().map(|b| b.be.clone()).collect();
+    let _workers: Vec<_> = (0..2).map(|_| {
+        let mut w = Worker::new(WorkerConfig::new("svc").brokers(bes.clone()));
+        w.verb("sleep", |r| {
+            std::thread::sleep(Duration::from_millis(r.payload.as_i64().unwrap_or(1) as u64));
+            Ok(Response::ok(true))
+        });
+        w.start().unwrap()
+    }).collect();
+    std::thread::sleep(Duration::from_millis(1500)); // registered everywhere, clients' pings answered
+    let running = Arc::new(AtomicBool::new(true));
+    // (idempotent, status, when)
+    let outcomes: Arc<Mutex<Vec<(bool, u16, Instant)>>> = Arc::default();
+    let clients: Vec<Client> = (0..4).map(|_| Client::connect(ClientConfig::new("").brokers(fes.clone()).sid("svc").timeout(Duration::from_secs(10))).unwrap()).collect();
+    let threads: Vec<_> = clients
+        .iter()
+        .cloned()
+        .map(|c| {
+            let (running, outcomes) = (running.clone(), outcomes.clone());
+            std::thread::spawn(move || {
+                while running.load(Ordering::Relaxed) {
+                    let batch: Vec<_> = (0..8)
+                        .map(|k| {
+                            let call = Call::new("sleep", Value::from(2));
+                            (k % 2 == 0, c.start(if k % 2 == 0 { call.idempotent() } else { call }).unwrap())
+                        })
+                        .collect();
+                    for (idempotent, p) in batch {
+                        let r = p.wait();
+                        outcomes.lock().unwrap().push((idempotent, status_of(&r), Instant::now()));
+                    }
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(2));
+    let t0 = Instant::now();
+    match how {
+        "killed" => brokers[1].kill(),
+        _ => brokers[1].signal(libc::SIGSTOP),
+    }
+    std::thread::sleep(Duration::from_secs(5));
+    let t1 = Instant::now();
+    match how {
+        "killed" => brokers[1].restart(),
+        _ => brokers[1].signal(libc::SIGCONT),
+    }
+    let before = brokers[1].forwarded();
+    let mut rejoined = None;
+    while t1.elapsed() < Duration::from_secs(10) {
+        if brokers[1].forwarded() > before.max(0) + 100 {
+            rejoined = Some(t1.elapsed());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    running.store(false, Ordering::Relaxed);
+    for t in threads {
+        t.join().unwrap();
+    }
+    let outcomes = outcomes.lock().unwrap();
+    let mut plain = Tally::new();
+    let mut idem = Tally::new();
+    for (i, status, _) in outcomes.iter() {
+        *(if *i { &mut idem } else { &mut plain }).entry(*status).or_default() += 1;
+    }
+    let failures: Vec<f64> = outcomes.iter().filter(|o| o.1 != 200).map(|o| o.2.duration_since(t0).as_secs_f64()).collect();
+    let last_failure = failures.iter().cloned().fold(f64::NAN, f64::max);
+    let sum = |f: fn(&zss::ClientStats) -> &std::sync::atomic::AtomicU64| clients.iter().map(|c| f(c.stats()).load(Ordering::Relaxed)).sum::<u64>();
+    let verb = if how == "killed" { "SIGKILLed, restarted 5 s later" } else { "SIGSTOPped (hung), SIGCONTed 5 s later" };
+    println!("1 of 3 brokers {verb}; 2 workers, 4 clients × 8 in flight, half idempotent (client liveness: ping 1 s, lost after 3 s):");
+    println!("  calls: {}; plain {}; idempotent {}", outcomes.len(), show(&plain), show(&idem));
+    println!(
+        "  broker lost by {} clients; calls lost (503) {}, re-sent {}; last failure {:.3} s after the {}",
+        sum(|s| &s.brokers_lost),
+        sum(|s| &s.calls_lost),
+        sum(|s| &s.calls_resent),
+        last_failure,
+        if how == "killed" { "kill" } else { "stop" }
+    );
+    println!("  back in service (100 calls forwarded) {:.2} s after the {}", rejoined.map_or(f64::NAN, |d| d.as_secs_f64()), if how == "killed" { "restart" } else { "SIGCONT" });
+}
+
 fn main() {
     println!("zss {} reliability scenarios ({} CPUs)\n", zss::VERSION, std::thread::available_parallelism().map_or(0, |n| n.get()));
     worker_killed();
@@ -191,4 +327,8 @@ fn main() {
     flood();
     println!();
     client_vanishes();
+    println!();
+    broker_lost("killed");
+    println!();
+    broker_lost("hung");
 }

@@ -23,7 +23,7 @@ use crate::protocol::{self, Address, Message, MessageType};
 use crate::socket::{self, Role, SocketOptions};
 use std::collections::{BinaryHeap, HashMap};
 use std::cmp::Reverse;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -161,6 +161,26 @@ pub struct Reply {
 /// result to another thread or runtime) and never block in it.
 pub type Completion = Box<dyn FnOnce(Result<Reply>) + Send + 'static>;
 
+/// Counters a client keeps across its brokers (read with [`Client::stats`]).
+#[derive(Debug, Default)]
+pub struct ClientStats {
+    /// Brokers lost: a dropped connection, or pings left unanswered for the liveness window.
+    pub brokers_lost: AtomicU64,
+    /// Calls ended with [`Error::BrokerLost`].
+    pub calls_lost: AtomicU64,
+    /// Calls re-sent to another broker after theirs was lost (idempotent ones, and calls that
+    /// never left for a broker that was never reached).
+    pub calls_resent: AtomicU64,
+}
+
+impl ClientStats {
+    /// Every counter as `(name, value)`: the one list the bindings expose.
+    pub fn fields(&self) -> [(&'static str, u64); 3] {
+        let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        [("brokers_lost", g(&self.brokers_lost)), ("calls_lost", g(&self.calls_lost)), ("calls_resent", g(&self.calls_resent))]
+    }
+}
+
 /// A request ready for the socket.
 struct Outgoing {
     rid: String,
@@ -210,6 +230,7 @@ impl Link {
 
 struct Shared {
     link: Arc<Link>,
+    stats: Arc<ClientStats>,
     closed: AtomicBool,
     identity: String,
     config: ClientConfig,
@@ -248,6 +269,7 @@ impl Client {
             heartbeat: config.heartbeat,
             lost_after: config.heartbeat * config.lost_after_beats.max(1),
             pinging: Arc::default(),
+            stats: Arc::default(),
             mailbox: mailbox.clone(),
             attended: attended.clone(),
             pending: HashMap::new(),
@@ -261,10 +283,12 @@ impl Client {
         let heartbeat = config.heartbeat;
         let io_waiter: Arc<ClientWaiter> = Waiter::new();
         let pinging = core.pinging.clone();
+        let stats = core.stats.clone();
         pinging.store(core.brokers.len() > 1, Ordering::Relaxed);
         let link = Arc::new(Link { baton: Baton::new(core, io_waiter.clone()), mailbox, attended, pinging });
         let shared = Arc::new(Shared {
             link: link.clone(),
+            stats,
             identity: identity.clone(),
             config,
             closed: Default::default(),
@@ -286,6 +310,10 @@ impl Client {
 
     pub fn config(&self) -> &ClientConfig {
         &self.shared.config
+    }
+
+    pub fn stats(&self) -> &ClientStats {
+        &self.shared.stats
     }
 
     /// Calls `verb` on the default service and waits for the reply.
@@ -598,6 +626,7 @@ struct Core {
     lost_after: Duration,
     /// Shared with the I/O thread (see [`Link::pinging`]).
     pinging: Arc<AtomicBool>,
+    stats: Arc<ClientStats>,
     mailbox: Arc<Mailbox<Command>>,
     attended: Arc<AtomicUsize>,
     pending: HashMap<String, Pending>,
@@ -814,6 +843,7 @@ impl Core {
         let delivered = self.brokers[i].connected || self.brokers[i].conn.monitor.check().connected;
         if self.brokers[i].health != Health::Down {
             log::warn!("client: broker {endpoint} lost: {why}");
+            self.stats.brokers_lost.fetch_add(1, Ordering::Relaxed);
         }
         self.brokers[i].health = Health::Down;
         self.brokers[i].connected = false;
@@ -829,9 +859,13 @@ impl Core {
             match p.resend {
                 Some((frames, retries)) if self.pick(Some(id)).is_some() && (retries > 0 || !delivered) => {
                     log::debug!("client: re-sending call {rid} (broker {endpoint} lost)");
+                    self.stats.calls_resent.fetch_add(1, Ordering::Relaxed);
                     self.dispatch(rid, frames, retries.saturating_sub(u32::from(delivered)), p.done, Some(id));
                 }
-                _ => (p.done)(Err(Error::BrokerLost(endpoint.clone()))),
+                _ => {
+                    self.stats.calls_lost.fetch_add(1, Ordering::Relaxed);
+                    (p.done)(Err(Error::BrokerLost(endpoint.clone())))
+                }
             }
         }
     }

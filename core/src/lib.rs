@@ -36,7 +36,7 @@ pub mod socket;
 pub mod worker;
 
 pub use broker::{Broker, BrokerConfig, BrokerStats, MetricsServer, RunningBroker, Snapshot};
-pub use client::{Call, Client, ClientConfig, Completion, PendingReply, Reply};
+pub use client::{Call, Client, ClientConfig, ClientStats, Completion, PendingReply, Reply};
 pub use error::{status, Error, Result, ServiceError};
 pub use msgpack::Value;
 pub use protocol::{Address, Message, MessageType};
