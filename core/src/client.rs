@@ -273,6 +273,7 @@ impl Client {
             mailbox: mailbox.clone(),
             attended: attended.clone(),
             pending: HashMap::new(),
+            waiting: Default::default(),
             deadlines: BinaryHeap::new(),
             closing: false,
             auth_failed: None,
@@ -575,9 +576,10 @@ fn io_thread(link: &Link, me: &Arc<ClientWaiter>, heartbeat: Duration) {
 
 struct Pending {
     done: Completion,
-    /// The broker it went to.
-    broker: u32,
-    /// An idempotent call's frames, kept to re-send it if that broker is lost.
+    /// The broker it went to; `None` while it waits for a connected broker.
+    broker: Option<u32>,
+    /// The frames and retries left, kept to re-send the call if its broker is lost (or to
+    /// send it at all, while it waits).
     resend: Option<(Vec<Vec<u8>>, u32)>,
 }
 
@@ -586,10 +588,10 @@ struct Pending {
 enum Health {
     /// Answering: takes calls.
     Up,
-    /// Not heard from yet (a connection alone proves nothing: a hung broker still accepts
-    /// them), or back from a loss and warming up: takes calls only while no broker is up.
+    /// Connected but not heard from yet (a connection alone proves little), or back from a
+    /// loss and warming up: takes calls only while no broker is up.
     Connecting,
-    /// Lost: takes calls only while no broker is up or connecting.
+    /// Lost: takes calls (once connected again) only while no broker is up or connecting.
     Down,
 }
 
@@ -602,7 +604,9 @@ struct Upstream {
     /// Back from a loss: it takes calls from then on, when its workers have had a heartbeat
     /// to register again (a restarted broker knows no service at first and would answer 404).
     warm_at: Instant,
-    /// The socket completed a handshake: what was sent on it may have been delivered.
+    /// The socket completed a handshake. Client sockets queue only on completed connections
+    /// (ZMQ_IMMEDIATE), so a call never waits in the queue of a broker that is not there:
+    /// with none connected, calls wait in [`Core::waiting`]. (`inproc://` is always connected.)
     connected: bool,
     in_flight: usize,
     /// No longer listed: takes no new calls, goes once `in_flight` is 0.
@@ -630,6 +634,9 @@ struct Core {
     mailbox: Arc<Mailbox<Command>>,
     attended: Arc<AtomicUsize>,
     pending: HashMap<String, Pending>,
+    /// Calls waiting for a connected broker, oldest first (stale entries, timed out since,
+    /// are skipped).
+    waiting: std::collections::VecDeque<String>,
     deadlines: BinaryHeap<Reverse<(Instant, String)>>,
     closing: bool,
     /// Once a broker refused our handshake, why: every call fails with it.
@@ -638,7 +645,11 @@ struct Core {
 
 impl baton::Core for Core {
     fn needs_driver(&self) -> bool {
-        self.closing || self.mailbox.has_queued() || self.pending.len() > self.attended.load(Ordering::SeqCst)
+        // Calls waiting for a connection are sent when one comes: someone must be watching.
+        self.closing
+            || self.mailbox.has_queued()
+            || !self.waiting.is_empty()
+            || self.pending.len() > self.attended.load(Ordering::SeqCst)
     }
 }
 
@@ -658,7 +669,7 @@ impl Core {
             conn,
             health: Health::Connecting,
             warm_at: now,
-            connected: false,
+            connected: socket::is_inproc(endpoint),
             in_flight: 0,
             retired: false,
             last_heard: now,
@@ -789,6 +800,20 @@ impl Core {
             // Ask at once whether it answers (a broker come back is up within a round trip).
             self.brokers[i].connected = true;
             self.brokers[i].next_ping = Instant::now();
+            self.send_waiting();
+        }
+    }
+
+    /// Sends the calls that waited for a connected broker.
+    fn send_waiting(&mut self) {
+        for rid in std::mem::take(&mut self.waiting) {
+            let Some(p) = self.pending.remove(&rid) else { continue }; // timed out meanwhile
+            match (p.broker, p.resend) {
+                (None, Some((frames, retries))) => self.dispatch(rid, frames, retries, p.done, None),
+                (broker, resend) => {
+                    self.pending.insert(rid, Pending { done: p.done, broker, resend });
+                }
+            }
         }
     }
 
@@ -817,7 +842,7 @@ impl Core {
                 self.lose(i, "it left a ping unanswered");
             }
             let b = &mut self.brokers[i];
-            if now >= b.next_ping {
+            if now >= b.next_ping && b.connected {
                 b.next_ping = now + self.heartbeat;
                 // A lost broker gets one ping at a time: they would pile up in its queue.
                 if b.health != Health::Down || b.ping.is_none() {
@@ -836,31 +861,29 @@ impl Core {
     /// Broker `i` is lost: its calls in flight are re-sent elsewhere (idempotent ones, while
     /// retries last) or end with [`Error::BrokerLost`]; a fresh socket drops whatever it still
     /// queued (never delivered late) and waits for the broker to come back.
-    /// Calls on a broker we never connected to never left this process: those are re-sent
-    /// whether idempotent or not.
     fn lose(&mut self, i: usize, why: &str) {
         let (id, endpoint) = (self.brokers[i].id, self.brokers[i].conn.endpoint.clone());
-        let delivered = self.brokers[i].connected || self.brokers[i].conn.monitor.check().connected;
         if self.brokers[i].health != Health::Down {
             log::warn!("client: broker {endpoint} lost: {why}");
             self.stats.brokers_lost.fetch_add(1, Ordering::Relaxed);
         }
         self.brokers[i].health = Health::Down;
-        self.brokers[i].connected = false;
+        self.brokers[i].connected = socket::is_inproc(&endpoint);
         self.brokers[i].in_flight = 0;
         self.brokers[i].ping = None;
         self.brokers[i].next_ping = Instant::now();
         if let Err(e) = self.brokers[i].conn.reopen(Role::Client, &self.prefix, &self.options) {
             log::error!("client: cannot reconnect to broker {endpoint}: {e}");
         }
-        let lost: Vec<String> = self.pending.iter().filter(|(_, p)| p.broker == id).map(|(rid, _)| rid.clone()).collect();
+        let lost: Vec<String> = self.pending.iter().filter(|(_, p)| p.broker == Some(id)).map(|(rid, _)| rid.clone()).collect();
+        let elsewhere = self.brokers.iter().any(|b| b.id != id && !b.retired);
         for rid in lost {
             let p = self.pending.remove(&rid).expect("listed");
             match p.resend {
-                Some((frames, retries)) if self.pick(Some(id)).is_some() && (retries > 0 || !delivered) => {
+                Some((frames, retries)) if retries > 0 && elsewhere => {
                     log::debug!("client: re-sending call {rid} (broker {endpoint} lost)");
                     self.stats.calls_resent.fetch_add(1, Ordering::Relaxed);
-                    self.dispatch(rid, frames, retries.saturating_sub(u32::from(delivered)), p.done, Some(id));
+                    self.dispatch(rid, frames, retries - 1, p.done, Some(id));
                 }
                 _ => {
                     self.stats.calls_lost.fetch_add(1, Ordering::Relaxed);
@@ -870,12 +893,13 @@ impl Core {
         }
     }
 
-    /// The broker for a new call: the least loaded of the best [`Health`] on offer (ties in
-    /// turn); never `avoid` while another is listed. `None` only with no broker left.
+    /// The broker for a new call: the least loaded connected broker of the best [`Health`]
+    /// on offer (ties in turn), never `avoid`. `None` while none is connected.
     fn pick(&mut self, avoid: Option<u32>) -> Option<usize> {
         let n = self.brokers.len();
         if n == 1 {
-            return (!self.brokers[0].retired && avoid != Some(self.brokers[0].id)).then_some(0);
+            let b = &self.brokers[0];
+            return (b.connected && !b.retired && avoid != Some(b.id)).then_some(0);
         }
         self.cursor = self.cursor.wrapping_add(1);
         let now = Instant::now();
@@ -883,7 +907,7 @@ impl Core {
         for k in 0..n {
             let i = (self.cursor + k) % n;
             let b = &self.brokers[i];
-            if b.retired || avoid == Some(b.id) {
+            if !b.connected || b.retired || avoid == Some(b.id) {
                 continue;
             }
             let health = if b.health == Health::Up && now < b.warm_at { Health::Connecting } else { b.health };
@@ -904,18 +928,16 @@ impl Core {
         self.dispatch(rid, frames, retries, done, None);
     }
 
-    /// Sends a call (new, or re-sent from a lost broker) and records it in flight.
+    /// Sends a call (new, re-sent from a lost broker, or done waiting) and records it in
+    /// flight; with no broker connected, it waits (its timeout still holds).
     fn dispatch(&mut self, rid: String, frames: Vec<Vec<u8>>, retries: u32, done: Completion, avoid: Option<u32>) {
         let Some(i) = self.pick(avoid) else {
-            return done(Err(Error::Service(ServiceError::with_messages(
-                status::SERVICE_UNAVAILABLE,
-                status::messages(status::SERVICE_UNAVAILABLE).0,
-                "The client has no broker to send to.",
-            ))));
+            self.pending.insert(rid.clone(), Pending { done, broker: None, resend: Some((frames, retries)) });
+            self.waiting.push_back(rid);
+            return;
         };
-        // Frames are kept to re-send an idempotent call, or any call queued for a broker not
-        // connected yet (if it is lost, the call never left: see `lose`).
-        let keep = retries > 0 || (self.brokers.len() > 1 && !self.brokers[i].connected);
+        // Frames are kept only to re-send an idempotent call.
+        let keep = retries > 0;
         let b = &mut self.brokers[i];
         let (sent, resend) = if keep {
             let sent = b.conn.socket.send_multipart(frames.iter().map(Vec::as_slice), zmq::DONTWAIT);
@@ -926,12 +948,12 @@ impl Core {
         match sent {
             Ok(()) => {
                 b.in_flight += 1;
-                self.pending.insert(rid, Pending { done, broker: b.id, resend });
+                self.pending.insert(rid, Pending { done, broker: Some(b.id), resend });
             }
             Err(zmq::Error::EAGAIN) => done(Err(Error::Service(ServiceError::with_messages(
                 status::SERVICE_UNAVAILABLE,
                 status::messages(status::SERVICE_UNAVAILABLE).0,
-                "The client's send queue is full (high-water mark reached).",
+                "The client's send queue to the broker is full (high-water mark reached), or its connection just dropped.",
             )))),
             Err(e) => done(Err(Error::socket("send request", e))),
         }
@@ -940,7 +962,7 @@ impl Core {
     /// Takes a call out of the table, and off its broker's count.
     fn remove(&mut self, rid: &str) -> Option<Pending> {
         let p = self.pending.remove(rid)?;
-        if let Some(b) = self.brokers.iter_mut().find(|b| b.id == p.broker) {
+        if let Some(b) = self.brokers.iter_mut().find(|b| Some(b.id) == p.broker) {
             b.in_flight = b.in_flight.saturating_sub(1);
         }
         Some(p)
@@ -1019,6 +1041,10 @@ impl Core {
             if let Some(p) = self.remove(&rid) {
                 (p.done)(Err(Error::Service(ServiceError::timeout())));
             }
+        }
+        if !self.waiting.is_empty() {
+            let pending = &self.pending;
+            self.waiting.retain(|rid| pending.contains_key(rid));
         }
         // Lazy deletion keeps answered calls in the heap until their deadline; compact it when
         // it is mostly stale so memory stays proportional to the calls in flight.

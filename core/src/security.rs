@@ -483,6 +483,10 @@ impl Monitor {
         socket.monitor(&endpoint, events as i32).map_err(|e| Error::socket("monitor socket", e))?;
         let pair = crate::socket::context().socket(zmq::PAIR).map_err(|e| Error::socket("create monitor socket", e))?;
         pair.set_linger(0).map_err(|e| Error::socket("configure monitor socket", e))?;
+        // libzmq's I/O thread sends the events with a blocking send: a full pipe would stall
+        // every socket of the process. No limit on our side makes the pipe unbounded (events
+        // are few; each turn of the owner reads them).
+        pair.set_rcvhwm(0).map_err(|e| Error::socket("configure monitor socket", e))?;
         pair.connect(&endpoint).map_err(|e| Error::socket("connect monitor socket", e))?;
         Ok(Monitor { pair, curve, silent_drops: 0, succeeded: false })
     }
@@ -505,6 +509,11 @@ impl Monitor {
                     self.silent_drops = 0;
                     seen.connected = true;
                 }
+                // Without CURVE a failed handshake is a broker dying mid-way: libzmq retries.
+                zmq::SocketEvent::HANDSHAKE_FAILED_AUTH
+                | zmq::SocketEvent::HANDSHAKE_FAILED_PROTOCOL
+                | zmq::SocketEvent::HANDSHAKE_FAILED_NO_DETAIL
+                    if !self.curve => {}
                 zmq::SocketEvent::HANDSHAKE_FAILED_AUTH => {
                     seen.refused = Some(format!("the broker at {endpoint} refused our key (ZAP status {value})"))
                 }

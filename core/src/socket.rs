@@ -107,6 +107,11 @@ fn open_monitored(
         Role::Client | Role::Worker => Some(Monitor::attach(&socket, options.curve.is_some())?),
         Role::Frontend | Role::Backend => None,
     };
+    if role == Role::Client && !is_inproc(endpoint) {
+        // Requests are queued only on a completed connection: one never waits in the queue of
+        // a broker that is not there (the client keeps it, and can send it to another).
+        configure(socket.set_immediate(true))?;
+    }
     match role {
         Role::Frontend | Role::Backend => {
             // Sends to a peer that is gone fail (EHOSTUNREACH) instead of vanishing, so the
@@ -141,6 +146,12 @@ pub fn parse_endpoints(list: &str) -> Vec<String> {
     list.split(',').map(str::trim).filter(|e| !e.is_empty()).map(str::to_owned).collect()
 }
 
+/// `inproc://` connections have no handshake: no monitor event says they are up, and their
+/// peer lives in this process.
+pub fn is_inproc(endpoint: &str) -> bool {
+    endpoint.starts_with("inproc://")
+}
+
 /// A client's or worker's connection to one broker: its DEALER and the [`Monitor`] that reports
 /// refused handshakes and connections made and lost.
 pub struct Connection {
@@ -165,6 +176,17 @@ impl Connection {
     pub fn reopen(&mut self, role: Role, prefix: &str, options: &SocketOptions) -> Result<()> {
         *self = Connection::open(role, &self.endpoint, crate::protocol::new_identity(prefix), options)?;
         Ok(())
+    }
+}
+
+impl Drop for Connection {
+    /// Stops the monitor before either socket closes: an event libzmq's I/O thread emitted
+    /// after our end of the monitor pipe is gone would block that thread (its send has no
+    /// timeout), and with it every socket in the process.
+    fn drop(&mut self) {
+        // SAFETY: the socket is open and owned by this connection; a null endpoint stops
+        // monitoring (zmq_socket_monitor(3)).
+        unsafe { zmq_sys::zmq_socket_monitor(self.socket.as_mut_ptr(), std::ptr::null(), 0) };
     }
 }
 

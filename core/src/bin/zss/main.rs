@@ -73,7 +73,7 @@ struct BenchBrokerAloneArgs {
 
 #[derive(Args)]
 struct BenchClientArgs {
-    /// The broker's frontend.
+    /// The broker's frontend, or several comma-separated (calls spread over those up).
     #[arg(long)]
     broker: String,
     #[arg(long, default_value = "BENCH")]
@@ -115,7 +115,7 @@ impl CurveArgs {
 
 #[derive(Args)]
 struct ManagementArgs {
-    /// The broker's frontend.
+    /// The broker's frontend, or several comma-separated (calls spread over those up).
     #[arg(long, env = "ZSS_BROKER", default_value = "tcp://127.0.0.1:7777")]
     broker: String,
     /// Print the raw reply as JSON (for scripts).
@@ -198,7 +198,7 @@ struct CallArgs {
     verb: String,
     /// The payload as JSON (default: null).
     payload: Option<String>,
-    /// The broker's frontend.
+    /// The broker's frontend, or several comma-separated (calls spread over those up).
     #[arg(long, env = "ZSS_BROKER", default_value = "tcp://127.0.0.1:7777")]
     broker: String,
     /// Timeout in ms.
@@ -219,7 +219,7 @@ struct EchoArgs {
     /// Service id to serve.
     #[arg(default_value = "echo")]
     sid: String,
-    /// The broker's backend.
+    /// The broker's backend, or several comma-separated (registers with each).
     #[arg(long, env = "ZSS_BACKEND", default_value = "tcp://127.0.0.1:7776")]
     broker: String,
     /// Heartbeat interval in ms.
@@ -508,16 +508,32 @@ fn run_bench_client(args: BenchClientArgs) -> Result<(), Error> {
     Ok(())
 }
 
+/// Asks each listed broker in turn (every broker has its own services and figures); with
+/// several, each answer is headed by its endpoint (`--json`: an object keyed by endpoint).
 fn run_management(verb: &str, args: ManagementArgs, human: fn(&Value)) -> Result<(), Error> {
-    let mut config = ClientConfig::new(args.broker).identity("zss-cli").timeout(Duration::from_millis(args.timeout));
-    if let Some((server, me)) = args.curve.keys()? {
-        config = config.curve(server, me);
+    let keys = args.curve.keys()?;
+    let endpoints = zss::socket::parse_endpoints(&args.broker);
+    if endpoints.is_empty() {
+        return Err(Error::InvalidArgument("--broker: no endpoint given".into()));
     }
-    let payload = Client::connect(config)?.management(verb)?;
-    if args.json {
-        println!("{}", payload.to_json());
-    } else {
-        human(&payload);
+    let mut answers = Vec::new();
+    for endpoint in &endpoints {
+        let mut config = ClientConfig::new(endpoint).identity("zss-cli").timeout(Duration::from_millis(args.timeout));
+        if let Some((server, me)) = keys.clone() {
+            config = config.curve(server, me);
+        }
+        answers.push((endpoint.as_str(), Client::connect(config)?.management(verb)?));
+    }
+    match (&answers[..], args.json) {
+        ([(_, payload)], true) => println!("{}", payload.to_json()),
+        ([(_, payload)], false) => human(payload),
+        (_, true) => println!("{}", Value::map(answers.iter().map(|(e, p)| (*e, p.clone()))).to_json()),
+        (_, false) => {
+            for (endpoint, payload) in &answers {
+                println!("== {endpoint}");
+                human(payload);
+            }
+        }
     }
     Ok(())
 }
