@@ -63,13 +63,14 @@ admin.enableServer=false
 autopurge.snapRetainCount=3
 autopurge.purgeInterval=1
 CFG
-    # setsid + no inherited descriptors: the server outlives this script and whoever captured
-    # its output (a test reading our stdout must not wait for the JVM).
+    # setsid, and none of our descriptors (our stdout, the lock on fd 9): the server outlives
+    # this script, a caller reading our output (a test) does not wait for the JVM, and the
+    # JVM never holds the lock.
     setsid java -Xms32m -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
       -Dzookeeper.log.dir="$dir" -Dzookeeper.root.logger=INFO,CONSOLE \
       -cp "/etc/zookeeper/conf:/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-log4j12.jar:/usr/share/java/log4j-1.2.jar" \
       org.apache.zookeeper.server.quorum.QuorumPeerMain "$cfg" \
-      </dev/null >"$log" 2>&1 &
+      </dev/null >"$log" 2>&1 9>&- &
     echo $! > "$pidfile"
   fi
   local i
@@ -114,6 +115,10 @@ status() {
     return 3
   fi
 }
+
+# One start or stop at a time per server (test binaries start it concurrently).
+exec 9>"$dir/lock"
+flock 9
 
 case ${1:-} in
   start) start ;;
