@@ -105,6 +105,11 @@ impl RegistryUrl {
         format!("{}/brokers", self.path)
     }
 
+    /// The node service instances register under: `<path>/services` (then `<sid>/`).
+    pub fn services_path(&self) -> String {
+        format!("{}/services", self.path)
+    }
+
     fn connect_string(&self) -> String {
         self.hosts.join(",")
     }
@@ -166,56 +171,64 @@ impl BrokerEntry {
         BrokerEntry::new(name, advertised_endpoint(frontend, &host), advertised_endpoint(backend, &host))
     }
 
-    fn validate(&self) -> Result<()> {
-        for (key, value) in self.fields() {
-            if value.contains(['\n', '\r']) {
-                return Err(Error::InvalidArgument(format!("broker entry: {key} {value:?} has a line break")));
-            }
-            if key != "name" && value.is_empty() {
-                return Err(Error::InvalidArgument(format!("broker entry: empty {key}")));
-            }
-        }
-        Ok(())
-    }
-
     fn fields(&self) -> [(&'static str, &str); 3] {
         [("name", &self.name), ("frontend", &self.frontend), ("backend", &self.backend)]
-    }
-
-    /// The node data: `name=…\nfrontend=…\nbackend=…\n`.
-    fn to_data(&self) -> Vec<u8> {
-        self.fields().iter().map(|(k, v)| format!("{k}={v}\n")).collect::<String>().into_bytes()
     }
 
     /// Reads node data; `None` without a frontend and a backend. The name defaults to the
     /// node's.
     fn from_data(node: &str, data: &[u8]) -> Option<BrokerEntry> {
         let text = std::str::from_utf8(data).ok()?;
-        let mut entry = BrokerEntry::new("", "", "");
-        for line in text.lines() {
-            match line.split_once('=') {
-                Some(("name", v)) => entry.name = v.trim().to_owned(),
-                Some(("frontend", v)) => entry.frontend = v.trim().to_owned(),
-                Some(("backend", v)) => entry.backend = v.trim().to_owned(),
-                _ => {}
-            }
-        }
-        if entry.name.is_empty() {
-            entry.name = node.to_owned();
-        }
-        (!entry.frontend.is_empty() && !entry.backend.is_empty()).then_some(entry)
+        let name = text_field(text, "name").unwrap_or(node);
+        Some(BrokerEntry::new(name, text_field(text, "frontend")?, text_field(text, "backend")?))
+    }
+}
+
+/// A service instance as the registry lists it: a worker (`identity`) serving `sid` through
+/// the broker whose backend is `broker`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceEntry {
+    pub sid: String,
+    pub identity: String,
+    pub broker: String,
+}
+
+impl ServiceEntry {
+    fn fields(&self) -> [(&'static str, &str); 3] {
+        [("sid", &self.sid), ("identity", &self.identity), ("broker", &self.broker)]
     }
 
-    /// The node name before ZooKeeper's sequence number: the name, with what a node name
-    /// cannot hold replaced.
-    fn node_prefix(&self) -> String {
-        let clean: String = self
-            .name
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || ".:_".contains(c) { c } else { '_' })
-            .collect();
-        if clean.is_empty() || clean == "." || clean == ".." { "broker".into() } else { clean }
+    fn from_data(data: &[u8]) -> Option<ServiceEntry> {
+        let text = std::str::from_utf8(data).ok()?;
+        let field = |key| text_field(text, key).map(str::to_owned);
+        Some(ServiceEntry { sid: field("sid")?, identity: field("identity")?, broker: field("broker")? })
     }
+}
+
+/// Node data: one `key=value` line per field (readable with `zkCli.sh get`). Checks the fields
+/// first: no line breaks, none empty but those in `optional`.
+fn to_text(what: &str, fields: &[(&str, &str)], optional: &[&str]) -> Result<Vec<u8>> {
+    for (key, value) in fields {
+        if value.contains(['\n', '\r']) {
+            return Err(Error::InvalidArgument(format!("{what}: {key} {value:?} has a line break")));
+        }
+        if value.is_empty() && !optional.contains(key) {
+            return Err(Error::InvalidArgument(format!("{what}: empty {key}")));
+        }
+    }
+    Ok(fields.iter().map(|(k, v)| format!("{k}={v}\n")).collect::<String>().into_bytes())
+}
+
+/// The value of `key` in node data; `None` if missing or empty. Unknown keys are ignored, so
+/// fields can be added.
+fn text_field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+    text.lines().filter_map(|line| line.split_once('=')).find(|(k, _)| *k == key).map(|(_, v)| v.trim()).filter(|v| !v.is_empty())
+}
+
+/// `name` as a node name: what a node name cannot hold replaced (`fallback` if nothing is left).
+fn node_name(name: &str, fallback: &str) -> String {
+    let clean: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || ".:_".contains(c) { c } else { '_' }).collect();
+    if clean.is_empty() || clean == "." || clean == ".." { fallback.into() } else { clean }
 }
 
 /// `endpoint` as other machines reach it: a `tcp://` endpoint on a wildcard host (`*`,
@@ -246,19 +259,15 @@ pub fn hostname() -> String {
     }
 }
 
-/// A broker's node in the registry, kept while this value lives (re-created if its session
-/// expires or someone deletes it); dropping it deletes the node before returning.
+/// A node in the registry (a broker's, a service instance's), kept while this value lives
+/// (re-created if its session expires or someone deletes it); dropping it deletes the node
+/// before returning.
 pub struct Registration {
-    entry: BrokerEntry,
     node: Arc<Mutex<Option<String>>>,
     _background: Background,
 }
 
 impl Registration {
-    pub fn entry(&self) -> &BrokerEntry {
-        &self.entry
-    }
-
     /// The node's path now, e.g. `/zss/brokers/host1:7777-0000000003` (`None` while it is
     /// being re-created after a lost session).
     pub fn node(&self) -> Option<String> {
@@ -268,29 +277,83 @@ impl Registration {
 
 impl fmt::Debug for Registration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Registration").field("entry", &self.entry).field("node", &self.node()).finish()
+        f.debug_struct("Registration").field("node", &self.node()).finish()
     }
 }
 
 /// Registers a broker as an ephemeral sequential node under `<path>/brokers`. Returns once the
 /// node exists; fails after the URL's connect timeout (5 s) if ZooKeeper cannot be reached.
 pub fn register_broker(url: &RegistryUrl, entry: BrokerEntry) -> Result<Registration> {
-    entry.validate()?;
-    let node = Arc::new(Mutex::new(None));
-    let task = Registrar {
-        prefix: format!("{}/{}-", url.brokers_path(), entry.node_prefix()),
-        data: entry.to_data(),
-        node: node.clone(),
-    };
-    let background = Background::start(url, "register broker", task)?;
+    let data = to_text("broker entry", &entry.fields(), &["name"])?;
+    let prefix = format!("{}/{}-", url.brokers_path(), node_name(&entry.name, "broker"));
+    let registration = register(url, "register broker", prefix, data)?;
     log::info!(
-        "broker {} ({} / {}) registered as {url}: {}",
+        "broker {} ({} / {}) registered in {url}: {}",
         entry.name,
         entry.frontend,
         entry.backend,
-        node.lock().unwrap().as_deref().unwrap_or("?")
+        registration.node().unwrap_or_default()
     );
-    Ok(Registration { entry, node, _background: background })
+    Ok(registration)
+}
+
+/// Publishes a service instance: worker `identity` serves `sid` through the broker whose
+/// backend is `broker`, as an ephemeral sequential node under `<path>/services/<sid>`. Kept
+/// like a broker's (see [`register_broker`]); [`list_services`] reads them.
+pub fn register_service(url: &RegistryUrl, sid: &str, identity: &str, broker: &str) -> Result<Registration> {
+    let entry = ServiceEntry { sid: sid.into(), identity: identity.into(), broker: broker.into() };
+    let data = to_text("service entry", &entry.fields(), &[])?;
+    let prefix = format!("{}/{}/{}-", url.services_path(), node_name(sid, "_"), node_name(identity, "worker"));
+    register(url, "register service", prefix, data)
+}
+
+/// Every service instance registered now, sorted by sid, identity and broker (one ZooKeeper
+/// read, no watch). Fails after the URL's connect timeout if ZooKeeper cannot be reached.
+pub fn list_services(url: &RegistryUrl) -> Result<Vec<ServiceEntry>> {
+    let runtime = runtime("list services")?;
+    runtime.block_on(async {
+        // Nobody stops a one-shot read: the sender lives until it is done.
+        let (_never, stop) = oneshot::channel();
+        let deadline = Instant::now() + url.connect_timeout;
+        let client = connect(url, Some(deadline), &mut Stop(Some(stop))).await.expect("never stopped")?;
+        let read = tokio::time::timeout(url.connect_timeout, read_services(&client, &url.services_path())).await;
+        close(client).await;
+        match read {
+            Ok(Ok(services)) => Ok(services),
+            Ok(Err(e)) => Err(registry_error(format!("list services in {url}"), e)),
+            Err(_) => Err(registry_error(format!("list services in {url}"), "no answer in time")),
+        }
+    })
+}
+
+async fn read_services(client: &zk::Client, dir: &str) -> std::result::Result<Vec<ServiceEntry>, zk::Error> {
+    let sids = match client.list_children(dir).await {
+        Err(zk::Error::NoNode) => return Ok(Vec::new()),
+        listed => listed?,
+    };
+    let mut services = Vec::new();
+    for sid in sids {
+        let sid_dir = format!("{dir}/{sid}");
+        let instances = match client.list_children(&sid_dir).await {
+            Err(zk::Error::NoNode) => continue,
+            listed => listed?,
+        };
+        for (node, data) in read_data(client, &sid_dir, instances).await? {
+            match ServiceEntry::from_data(&data) {
+                Some(entry) => services.push(entry),
+                None => log::warn!("{sid_dir}/{node} is not a service entry; ignored"),
+            }
+        }
+    }
+    services.sort_by(|a, b| (&a.sid, &a.identity, &a.broker).cmp(&(&b.sid, &b.identity, &b.broker)));
+    Ok(services)
+}
+
+/// An ephemeral sequential node `prefix<sequence>` holding `data`, kept in the background.
+fn register(url: &RegistryUrl, what: &str, prefix: String, data: Vec<u8>) -> Result<Registration> {
+    let node = Arc::new(Mutex::new(None));
+    let background = Background::start(url, what, Registrar { prefix, data, node: node.clone() })?;
+    Ok(Registration { node, _background: background })
 }
 
 /// Watches the registered brokers: calls `on_change` (on the watch's own thread) with the full
@@ -335,10 +398,7 @@ impl Background {
     /// Starts running sessions for `work` and waits until it reports ready (or fails), at
     /// most the connect timeout and a little more.
     fn start(url: &RegistryUrl, what: &str, work: impl SessionWork + Send + 'static) -> Result<Background> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()
-            .map_err(|e| registry_error(format!("{what}: start a runtime"), e))?;
+        let runtime = runtime(what)?;
         let (stop_tx, stop_rx) = oneshot::channel();
         let (ready_tx, ready_rx) = mpsc::channel();
         let task_url = url.clone();
@@ -370,6 +430,14 @@ impl Drop for Background {
     }
 }
 
+/// The small runtime zookeeper-client runs on (its I/O is async-io's; tokio spawns and times).
+fn runtime(what: &str) -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .map_err(|e| registry_error(format!("{what}: start a runtime"), e))
+}
+
 /// The stop signal, checked at every wait of a background task.
 struct Stop(Option<oneshot::Receiver<()>>);
 
@@ -388,20 +456,26 @@ impl Stop {
     }
 }
 
-/// Retry delays: 100 ms doubling up to 2 s, back to 100 ms after a success.
-struct Backoff(Duration);
+/// Retry delays: 100 ms doubling up to a cap (2 s), back to 100 ms after a success.
+struct Backoff {
+    next: Duration,
+    cap: Duration,
+}
 
 impl Backoff {
     fn new() -> Backoff {
-        Backoff(FIRST_RETRY)
+        Backoff::up_to(MAX_RETRY)
+    }
+    fn up_to(cap: Duration) -> Backoff {
+        Backoff { next: FIRST_RETRY.min(cap), cap }
     }
     fn reset(&mut self) {
-        self.0 = FIRST_RETRY;
+        self.next = FIRST_RETRY.min(self.cap);
     }
     /// Waits the next delay; `false` if stopped meanwhile.
     async fn wait(&mut self, stop: &mut Stop) -> bool {
-        let delay = self.0;
-        self.0 = (self.0 * 2).min(MAX_RETRY);
+        let delay = self.next;
+        self.next = (self.next * 2).min(self.cap);
         stop.or(tokio::time::sleep(delay)).await.is_some()
     }
 }
@@ -432,7 +506,9 @@ const EPHEMERAL_SEQUENTIAL: zk::CreateOptions<'static> =
 /// until it works or stop (`None`).
 async fn connect(url: &RegistryUrl, deadline: Option<Instant>, stop: &mut Stop) -> Option<Result<zk::Client>> {
     let hosts = url.connect_string();
-    let mut backoff = Backoff::new();
+    // Several tries per session timeout: once ZooKeeper is back, a broker whose session was
+    // lost registers again before ZooKeeper drops its old node, so watches never see it gone.
+    let mut backoff = Backoff::up_to(MAX_RETRY.min(url.session_timeout / 4));
     let mut warned = false;
     loop {
         let attempt_bound = deadline.map_or(url.connect_timeout, |d| d.saturating_duration_since(Instant::now()));
@@ -678,17 +754,11 @@ async fn list_brokers(client: &zk::Client, dir: &str) -> std::result::Result<(Ve
         }
         listed => listed?,
     };
-    // All reads are sent at once, then awaited.
-    let reads: Vec<_> = children.iter().map(|child| client.get_data(&format!("{dir}/{child}"))).collect();
     let mut found = Vec::new();
-    for (child, read) in children.iter().zip(futures::future::join_all(reads).await) {
-        match read {
-            Ok((data, _)) => match BrokerEntry::from_data(child, &data) {
-                Some(entry) => found.push((sequence(child), entry)),
-                None => log::warn!("{dir}/{child} is not a broker entry; ignored"),
-            },
-            Err(zk::Error::NoNode) => {} // gone since the listing; the watch fires for it
-            Err(e) => return Err(e),
+    for (child, data) in read_data(client, dir, children).await? {
+        match BrokerEntry::from_data(&child, &data) {
+            Some(entry) => found.push((sequence(&child), entry)),
+            None => log::warn!("{dir}/{child} is not a broker entry; ignored"),
         }
     }
     found.sort_by_key(|(seq, _)| *seq);
@@ -701,6 +771,25 @@ async fn list_brokers(client: &zk::Client, dir: &str) -> std::result::Result<(Ve
         }
     }
     Ok((entries, watcher))
+}
+
+/// The data of `dir`'s `children`, read all at once; a child gone since its listing is left
+/// out (a watch on the listing fires for it).
+async fn read_data(
+    client: &zk::Client,
+    dir: &str,
+    children: Vec<String>,
+) -> std::result::Result<Vec<(String, Vec<u8>)>, zk::Error> {
+    let reads: Vec<_> = children.iter().map(|child| client.get_data(&format!("{dir}/{child}"))).collect();
+    let mut found = Vec::with_capacity(children.len());
+    for (child, read) in children.into_iter().zip(futures::future::join_all(reads).await) {
+        match read {
+            Ok((data, _)) => found.push((child, data)),
+            Err(zk::Error::NoNode) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(found)
 }
 
 /// The sequence number ZooKeeper appended to a node name (`u64::MAX` if none).
@@ -739,17 +828,22 @@ mod tests {
     #[test]
     fn entries_round_trip_through_node_data() {
         let entry = BrokerEntry::new("h:7777", "tcp://h:7777", "tcp://h:7776");
-        let data = entry.to_data();
+        let data = to_text("broker entry", &entry.fields(), &["name"]).unwrap();
         assert_eq!(std::str::from_utf8(&data).unwrap(), "name=h:7777\nfrontend=tcp://h:7777\nbackend=tcp://h:7776\n");
         assert_eq!(BrokerEntry::from_data("n-1", &data), Some(entry));
         let unnamed = BrokerEntry::from_data("n-1", b"backend=tcp://b:2\nextra=1\nfrontend=tcp://a:1").unwrap();
         assert_eq!(unnamed, BrokerEntry::new("n-1", "tcp://a:1", "tcp://b:2"));
         assert_eq!(BrokerEntry::from_data("n", b"frontend=tcp://a:1\n"), None);
         assert_eq!(BrokerEntry::from_data("n", &[0xff, 0xfe]), None);
-        assert!(BrokerEntry::new("x", "tcp://a:1\nbackend=evil", "tcp://b:2").validate().is_err());
-        assert!(BrokerEntry::new("x", "", "tcp://b:2").validate().is_err());
-        assert_eq!(BrokerEntry::new("a/b c", "f", "b").node_prefix(), "a_b_c");
-        assert_eq!(BrokerEntry::new("", "f", "b").node_prefix(), "broker");
+        assert!(to_text("e", &BrokerEntry::new("x", "tcp://a:1\nbackend=evil", "tcp://b:2").fields(), &[]).is_err());
+        assert!(to_text("e", &BrokerEntry::new("x", "", "tcp://b:2").fields(), &[]).is_err());
+        assert!(to_text("e", &BrokerEntry::new("", "a", "b").fields(), &["name"]).is_ok());
+        assert_eq!(node_name("a/b c", "broker"), "a_b_c");
+        assert_eq!(node_name("", "broker"), "broker");
+        let service = ServiceEntry { sid: "pong".into(), identity: "w-1".into(), broker: "tcp://h:7776".into() };
+        let data = to_text("service entry", &service.fields(), &[]).unwrap();
+        assert_eq!(ServiceEntry::from_data(&data), Some(service));
+        assert_eq!(ServiceEntry::from_data(b"sid=pong\nbroker=tcp://h:1\n"), None);
         assert_eq!(sequence("h:7777-0000000042"), 42);
     }
 

@@ -5,7 +5,9 @@
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
-use zss::registry::{register_broker, watch_brokers, BrokerEntry, BrokerWatch, RegistryUrl};
+use zss::registry::{
+    list_services, register_broker, register_service, watch_brokers, BrokerEntry, BrokerWatch, RegistryUrl, ServiceEntry,
+};
 use zss::Error;
 
 mod common;
@@ -159,6 +161,26 @@ fn zookeeper_down_keeps_the_last_list_and_reports_again_when_back() {
     seen.wait_for(after, &[entry("b"), entry("c")], Duration::from_secs(10));
     assert!(seen.all().iter().all(|l| !l.is_empty()), "an empty list was reported: {:#?}", seen.all());
     drop((b, c));
+}
+
+#[test]
+fn service_instances_are_listed_while_registered() {
+    let zk = zookeeper();
+    let url = fresh_url(&zk);
+    assert_eq!(list_services(&url).unwrap(), vec![], "nothing registered yet");
+    let service = |sid: &str, identity: &str, broker: &str| ServiceEntry { sid: sid.into(), identity: identity.into(), broker: broker.into() };
+    let pong_a = register_service(&url, "pong", "w1", "tcp://a:7776").unwrap();
+    let _pong_b = register_service(&url, "pong", "w1", "tcp://b:7776").unwrap();
+    let _ping = register_service(&url, "ping/v2", "w2", "tcp://a:7776").unwrap();
+    assert!(pong_a.node().unwrap().starts_with(&format!("{}/pong/w1-", url.services_path())), "{:?}", pong_a.node());
+    let all = vec![service("ping/v2", "w2", "tcp://a:7776"), service("pong", "w1", "tcp://a:7776"), service("pong", "w1", "tcp://b:7776")];
+    assert_eq!(list_services(&url).unwrap(), all);
+    drop(pong_a);
+    assert_eq!(list_services(&url).unwrap(), [&all[0], &all[2]].map(Clone::clone));
+
+    let nobody = RegistryUrl::parse(&format!("zk://127.0.0.1:{}/zss", free_port())).unwrap().connect_timeout(Duration::from_secs(1));
+    assert!(matches!(list_services(&nobody), Err(Error::Socket { .. })));
+    assert!(matches!(register_service(&url, "", "w", "tcp://a:1"), Err(Error::InvalidArgument(_))));
 }
 
 #[test]
