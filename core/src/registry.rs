@@ -492,6 +492,31 @@ fn registry_error(context: impl fmt::Display, e: impl fmt::Display) -> Error {
     Error::Socket { context: format!("registry: {context}"), message: e.to_string() }
 }
 
+/// After a failed request in a session: `None` to try again (once the backoff has passed),
+/// else how the session's work ends: the session is over, stopped, or (at start) an error that
+/// retrying will not cure, reported to the caller.
+async fn after_failure(
+    failure: zk::Error,
+    what: impl Fn() -> String,
+    client: &zk::Client,
+    ready: &mut Ready,
+    stop: &mut Stop,
+    backoff: &mut Backoff,
+) -> Option<Ended> {
+    if client.state().is_terminated() {
+        return Some(Ended::SessionLost);
+    }
+    if ready.is_some() && !transient(&failure) {
+        report(ready, Err(registry_error(what(), &failure)));
+        return Some(Ended::Stop);
+    }
+    log::debug!("{}: {failure}; retrying", what());
+    if !backoff.wait(stop).await {
+        return Some(Ended::Stop);
+    }
+    None
+}
+
 /// Errors worth retrying: ZooKeeper unreachable or busy, the session lost.
 fn transient(e: &zk::Error) -> bool {
     use zk::Error::*;
@@ -643,16 +668,9 @@ impl Registrar {
                     Some(Err(e)) => e,
                 },
             };
-            if client.state().is_terminated() {
-                return Ended::SessionLost;
-            }
-            if ready.is_some() && !transient(&failure) {
-                report(ready, Err(registry_error(format!("create {}…", self.prefix), &failure)));
-                return Ended::Stop;
-            }
-            log::debug!("{failure}; retrying");
-            if !backoff.wait(stop).await {
-                return Ended::Stop;
+            let what = || format!("create {}…", self.prefix);
+            if let Some(ended) = after_failure(failure, what, client, ready, stop, &mut backoff).await {
+                return ended;
             }
         }
     }
@@ -719,16 +737,9 @@ impl SessionWork for Watcher {
                 }
                 Some(Err(e)) => e,
             };
-            if client.state().is_terminated() {
-                return Ended::SessionLost;
-            }
-            if ready.is_some() && !transient(&failure) {
-                report(ready, Err(registry_error(format!("list {}", self.dir), &failure)));
-                return Ended::Stop;
-            }
-            log::debug!("listing {}: {failure}; retrying", self.dir);
-            if !backoff.wait(stop).await {
-                return Ended::Stop;
+            let what = || format!("list {}", self.dir);
+            if let Some(ended) = after_failure(failure, what, client, ready, stop, &mut backoff).await {
+                return ended;
             }
         }
     }

@@ -253,7 +253,7 @@ fn cli_broker_registers_and_leaves_on_sigterm() {
     // Not a wildcard: advertised as bound, named after this machine.
     let host = zss::registry::hostname();
     let local_entry = BrokerEntry::new(format!("{host}:{fe}"), format!("tcp://127.0.0.1:{fe}"), format!("tcp://127.0.0.1:{be}"));
-    let listed = seen.wait_for(1, &[local_entry.clone()], Duration::from_secs(10));
+    let listed = seen.wait_for(1, std::slice::from_ref(&local_entry), Duration::from_secs(10));
     eprintln!("the broker was listed {listed:?} after it was started");
 
     // A wildcard bind is advertised under --advertise.
