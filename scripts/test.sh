@@ -20,6 +20,16 @@ check_dev_null "before the tests" || [ -c /dev/null ] || exit 1
 
 bash scripts/setup.sh
 
+# ZooKeeper for the registry tests (core/tests/registry.rs, the failover tests): our own on
+# loopback, started once for every suite and stopped at the end, even on failure. A server the
+# suites did not start here (already running) is left running.
+zookeeper_was_running=0
+bash scripts/zookeeper.sh status >/dev/null 2>&1 && zookeeper_was_running=1
+ZSS_ZOOKEEPER=$(bash scripts/zookeeper.sh start)
+export ZSS_ZOOKEEPER
+stop_zookeeper() { [ "$zookeeper_was_running" = 1 ] || bash scripts/zookeeper.sh stop; }
+trap stop_zookeeper EXIT
+
 declare -a results=()
 run_suite() {
   local name=$1; shift

@@ -31,6 +31,8 @@ pub mod error;
 pub mod mailbox;
 pub mod msgpack;
 pub mod protocol;
+#[cfg(feature = "registry")]
+pub mod registry;
 pub mod security;
 pub mod socket;
 pub mod worker;

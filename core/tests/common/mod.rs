@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod process;
+pub mod zookeeper;
 
 use std::time::{Duration, Instant};
 use zss::{Broker, BrokerConfig, Response, RunningBroker, RunningWorker, ServiceError, Value, Worker, WorkerConfig};

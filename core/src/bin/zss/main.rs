@@ -190,6 +190,14 @@ struct BrokerArgs {
     /// An extra plaintext backend endpoint next to the CURVE one (migration; unauthenticated).
     #[arg(long, env = "MICRO_BROKER_BE_PLAIN", requires = "curve_secret")]
     backend_plain: Option<String>,
+    /// Register in this ZooKeeper registry while running (zk://host:2181[,host:2181...]/zss):
+    /// an ephemeral node with the frontend and backend, removed on SIGINT/SIGTERM.
+    #[arg(long, env = "MICRO_BROKER_REGISTRY")]
+    registry: Option<String>,
+    /// The host advertised in the registry in place of a wildcard bind (`*`, `0.0.0.0`, `::`).
+    /// Default: this machine's hostname.
+    #[arg(long, env = "MICRO_BROKER_ADVERTISE", requires = "registry")]
+    advertise: Option<String>,
 }
 
 #[derive(Args)]
@@ -337,6 +345,7 @@ fn run_broker(args: BrokerArgs) -> Result<(), Error> {
     config.allow = allow.clone();
     let mut broker = Broker::bind(config)?.start()?;
     let _metrics = args.metrics_addr.as_deref().map(|addr| broker.serve_metrics(addr)).transpose()?;
+    let registration = register_broker(args.registry.as_deref(), args.advertise.as_deref(), &broker)?;
     log::info!(
         "zss {} broker: clients → {}, workers → {}",
         zss::VERSION,
@@ -347,8 +356,31 @@ fn run_broker(args: BrokerArgs) -> Result<(), Error> {
         (Some(shared), Some(path)) => wait_for_signal_reloading(shared, path)?,
         _ => wait_for_signal()?,
     }
+    drop(registration); // out of the registry before the broker stops answering
     broker.stop();
     Ok(())
+}
+
+/// `--registry`: the broker's node in ZooKeeper, kept until the value is dropped.
+#[cfg(feature = "registry")]
+fn register_broker(
+    url: Option<&str>,
+    advertise: Option<&str>,
+    broker: &zss::RunningBroker,
+) -> Result<Option<zss::registry::Registration>, Error> {
+    use zss::registry::{BrokerEntry, RegistryUrl};
+    let Some(url) = url else { return Ok(None) };
+    let url = RegistryUrl::parse(url)?;
+    let entry = BrokerEntry::advertise(broker.frontend_endpoint(), broker.backend_endpoint(), advertise);
+    zss::registry::register_broker(&url, entry).map(Some)
+}
+
+#[cfg(not(feature = "registry"))]
+fn register_broker(url: Option<&str>, _: Option<&str>, _: &zss::RunningBroker) -> Result<Option<Box<dyn std::any::Any>>, Error> {
+    match url {
+        None => Ok(None),
+        Some(_) => Err(Error::InvalidArgument("--registry: this zss was built without the `registry` feature".into())),
+    }
 }
 
 /// Blocks until SIGINT or SIGTERM; on SIGHUP re-reads the allow list (a list that does not
