@@ -16,6 +16,7 @@
 //! sit on this one mechanism.
 
 use crate::baton::{self, Baton, Place, Turn, Waiter};
+use crate::discovery::{self, Follower, Side};
 use crate::error::{status, Error, Result, ServiceError};
 use crate::mailbox::{self, Mailbox};
 use crate::msgpack::Value;
@@ -33,6 +34,9 @@ use std::time::{Duration, Instant};
 pub struct ClientConfig {
     /// The brokers' frontends, e.g. `tcp://127.0.0.1:7777` (one or more).
     pub brokers: Vec<String>,
+    /// A registry (`zk://host:2181/zss`) to take the brokers from instead, following them as
+    /// they come and go (needs the `registry` feature).
+    pub registry: Option<String>,
     /// The service calls go to when a call names none.
     pub sid: Option<String>,
     /// Identity prefix: the socket's identity is `<identity>#<uuid>`.
@@ -52,6 +56,7 @@ impl Default for ClientConfig {
     fn default() -> Self {
         ClientConfig {
             brokers: vec!["tcp://127.0.0.1:7777".into()],
+            registry: None,
             sid: None,
             identity: "client".into(),
             timeout: Duration::from_millis(1000),
@@ -71,6 +76,11 @@ impl ClientConfig {
     /// The brokers' frontends (replaces the list).
     pub fn brokers<S: Into<String>>(mut self, endpoints: impl IntoIterator<Item = S>) -> Self {
         self.brokers = endpoints.into_iter().map(Into::into).collect();
+        self
+    }
+    /// Takes the brokers from a registry (`zk://host:2181/zss`) and follows it.
+    pub fn registry(mut self, url: impl Into<String>) -> Self {
+        self.registry = Some(url.into());
         self
     }
     /// How often each broker is pinged when there are several, and after how many silent
@@ -235,6 +245,8 @@ struct Shared {
     identity: String,
     config: ClientConfig,
     io_thread: std::sync::Mutex<Option<JoinHandle<()>>>,
+    /// Keeps the broker list following the registry, when there is one.
+    follower: Option<Follower>,
 }
 
 /// A connection to a broker's frontend. Cheap to clone; all clones share one socket, and the
@@ -251,12 +263,11 @@ impl Client {
         if config.identity.is_empty() {
             return Err(Error::InvalidArgument("identity prefix must not be empty".into()));
         }
-        if config.brokers.is_empty() {
-            return Err(Error::InvalidArgument("no broker endpoint given".into()));
-        }
         if config.heartbeat.is_zero() {
             return Err(Error::InvalidArgument("heartbeat must be positive".into()));
         }
+        let follower = config.registry.as_deref().map(|url| Follower::start(url, Side::Frontend)).transpose()?;
+        let brokers = discovery::initial_brokers(&config.brokers, follower.as_ref())?;
         let identity = protocol::new_identity(&config.identity);
         let mailbox = Arc::new(Mailbox::new()?);
         let attended = Arc::new(AtomicUsize::new(0));
@@ -278,7 +289,7 @@ impl Client {
             closing: false,
             auth_failed: None,
         };
-        for endpoint in &config.brokers {
+        for endpoint in &brokers {
             core.add_broker(endpoint, identity.clone())?;
         }
         let heartbeat = config.heartbeat;
@@ -294,13 +305,22 @@ impl Client {
             config,
             closed: Default::default(),
             io_thread: std::sync::Mutex::new(None),
+            follower,
         });
         let handle = std::thread::Builder::new()
             .name(format!("zss-client {identity}"))
             .spawn(move || io_thread(&link, &io_waiter, heartbeat))
             .map_err(|e| Error::Socket { context: "spawn client I/O thread".into(), message: e.to_string() })?;
         *shared.io_thread.lock().unwrap() = Some(handle);
-        log::debug!("client {identity} connecting to {}", shared.config.brokers.join(","));
+        if let Some(follower) = &shared.follower {
+            let link = Arc::downgrade(&shared.link);
+            follower.attach(move |endpoints| {
+                if let Some(link) = link.upgrade().filter(|_| !endpoints.is_empty()) {
+                    let _ = link.submit(Command::SetBrokers(endpoints));
+                }
+            });
+        }
+        log::debug!("client {identity} connecting to {}", brokers.join(","));
         Ok(Client { shared })
     }
 

@@ -33,6 +33,7 @@ pub mod msgpack;
 pub mod protocol;
 #[cfg(feature = "registry")]
 pub mod registry;
+pub mod discovery;
 pub mod security;
 pub mod socket;
 pub mod worker;

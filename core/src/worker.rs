@@ -17,6 +17,7 @@
 
 use crate::error::{status, Error, Result, ServiceError};
 use crate::baton::{self, Baton, Place, Turn, Waiter};
+use crate::discovery::{self, Follower, Side};
 use crate::mailbox::{self, Mailbox, Oneshot};
 use crate::msgpack::{self, Value};
 use crate::protocol::{self, Address, FrameError, Message, MessageType, RequestTag, PROTOCOL, SMI_SID};
@@ -33,6 +34,10 @@ use std::time::{Duration, Instant};
 pub struct WorkerConfig {
     /// The brokers' backends, e.g. `tcp://127.0.0.1:7776` (one or more).
     pub brokers: Vec<String>,
+    /// A registry (`zk://host:2181/zss`) to take the brokers from instead, following them as
+    /// they come and go; the worker is also listed there as an instance of its sid (needs the
+    /// `registry` feature).
+    pub registry: Option<String>,
     /// The service id served (upper-cased on the wire).
     pub sid: String,
     /// SMI HEARTBEAT interval (default 1000 ms).
@@ -62,6 +67,7 @@ impl WorkerConfig {
     pub fn new(sid: impl Into<String>) -> Self {
         WorkerConfig {
             brokers: vec!["tcp://127.0.0.1:7776".into()],
+            registry: None,
             sid: sid.into(),
             heartbeat: Duration::from_millis(1000),
             concurrency: 16,
@@ -75,6 +81,11 @@ impl WorkerConfig {
     /// `brokers`: one backend endpoint, or several separated by commas.
     pub fn broker(mut self, brokers: impl AsRef<str>) -> Self {
         self.brokers = socket::parse_endpoints(brokers.as_ref());
+        self
+    }
+    /// Takes the brokers from a registry (`zk://host:2181/zss`) and follows it.
+    pub fn registry(mut self, url: impl Into<String>) -> Self {
+        self.registry = Some(url.into());
         self
     }
     /// The brokers' backends (replaces the list).
@@ -346,9 +357,8 @@ impl Worker {
         if config.concurrency == 0 || config.heartbeat.is_zero() {
             return Err(Error::InvalidArgument("concurrency and heartbeat must be positive".into()));
         }
-        if config.brokers.is_empty() {
-            return Err(Error::InvalidArgument("no broker endpoint given".into()));
-        }
+        let follower = config.registry.as_deref().map(|url| Follower::start(url, Side::Backend)).transpose()?;
+        let brokers = discovery::initial_brokers(&config.brokers, follower.as_ref())?;
         let sid = config.sid.to_uppercase();
         let identity = protocol::new_identity(&sid);
         let mailbox = Arc::new(Mailbox::new()?);
@@ -369,10 +379,14 @@ impl Worker {
                 .collect(),
         };
         // Register before anyone serves.
-        for endpoint in &config.brokers {
+        for endpoint in &brokers {
             core.add_broker(endpoint, identity.clone(), &config.socket)?;
         }
-        log::info!("worker {identity} serving {sid} via {}", config.brokers.join(","));
+        log::info!("worker {identity} serving {sid} via {}", brokers.join(","));
+        let listing = match &config.registry {
+            Some(url) => Some(discovery::list_instance(url, &sid, &identity, &brokers)?),
+            None => None,
+        };
         let io_waiter: Arc<WorkerWaiter> = Waiter::new();
         let pool_size = if config.inline_handlers { 0 } else { config.concurrency };
         let link = Arc::new_cyclic(|me| Link {
@@ -403,7 +417,16 @@ impl Worker {
         if let Some(core) = link.baton.try_take() {
             link.put(core);
         }
-        Ok(RunningWorker { link, thread: Mutex::new(Some(thread)), identity })
+        if let Some(follower) = &follower {
+            let link = Arc::downgrade(&link);
+            follower.attach(move |endpoints| {
+                if let Some(link) = link.upgrade().filter(|_| !endpoints.is_empty()) {
+                    link.submit(Command::SetBrokers(endpoints));
+                }
+            });
+        }
+        let registry = Mutex::new(follower.map(|f| (f, listing)));
+        Ok(RunningWorker { link, thread: Mutex::new(Some(thread)), identity, registry })
     }
 
     /// Starts and blocks until [`RunningWorker::stop`] is called from a handler or another
@@ -420,6 +443,9 @@ pub struct RunningWorker {
     link: Arc<Link>,
     thread: Mutex<Option<JoinHandle<()>>>,
     identity: String,
+    /// With a registry: the watch that follows its brokers, and this worker's listing there
+    /// (both dropped at stop: the listing goes first).
+    registry: Mutex<Option<(Follower, Option<discovery::Listing>)>>,
 }
 
 impl RunningWorker {
@@ -450,6 +476,10 @@ impl RunningWorker {
     /// `stop_timeout`), sends SMI DOWN and waits (bounded) for the broker's reply.
     /// Returns at once; use [`RunningWorker::wait`] or [`RunningWorker::join`] to wait.
     pub fn stop(&self) {
+        if let Some((follower, listing)) = lock(&self.registry).take() {
+            drop(listing);
+            drop(follower);
+        }
         self.link.submit(Command::Stop);
     }
 

@@ -115,9 +115,12 @@ impl CurveArgs {
 
 #[derive(Args)]
 struct ManagementArgs {
-    /// The broker's frontend, or several comma-separated (calls spread over those up).
+    /// The broker's frontend, or several comma-separated (each is asked).
     #[arg(long, env = "ZSS_BROKER", default_value = "tcp://127.0.0.1:7777")]
     broker: String,
+    /// Take the brokers from a ZooKeeper registry instead (zk://host:2181[,host...]/zss).
+    #[arg(long, env = "ZSS_REGISTRY")]
+    registry: Option<String>,
     /// Print the raw reply as JSON (for scripts).
     #[arg(long)]
     json: bool,
@@ -209,9 +212,16 @@ struct CallArgs {
     /// The broker's frontend, or several comma-separated (calls spread over those up).
     #[arg(long, env = "ZSS_BROKER", default_value = "tcp://127.0.0.1:7777")]
     broker: String,
+    /// Take the brokers from a ZooKeeper registry instead (zk://host:2181[,host...]/zss).
+    #[arg(long, env = "ZSS_REGISTRY")]
+    registry: Option<String>,
     /// Timeout in ms.
     #[arg(long, default_value_t = 1000)]
     timeout: u64,
+    /// Re-send the call to another broker up to N times if its broker is lost with it in
+    /// flight (only for calls safe to run twice).
+    #[arg(long, default_value_t = 0)]
+    retries: u32,
     /// A header as KEY=JSON (a value that is not JSON is sent as a string). Repeatable.
     #[arg(long = "header", short = 'H')]
     headers: Vec<String>,
@@ -230,6 +240,10 @@ struct EchoArgs {
     /// The broker's backend, or several comma-separated (registers with each).
     #[arg(long, env = "ZSS_BACKEND", default_value = "tcp://127.0.0.1:7776")]
     broker: String,
+    /// Take the brokers from a ZooKeeper registry instead (zk://host:2181[,host...]/zss), and
+    /// list this worker there.
+    #[arg(long, env = "ZSS_REGISTRY")]
+    registry: Option<String>,
     /// Heartbeat interval in ms.
     #[arg(long, default_value_t = 1000)]
     heartbeat: u64,
@@ -413,7 +427,7 @@ fn run_call(args: CallArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut call = Call::new(args.verb, payload).sid(args.sid).timeout(Duration::from_millis(args.timeout));
+    let mut call = Call::new(args.verb, payload).sid(args.sid).timeout(Duration::from_millis(args.timeout)).retries(args.retries);
     for h in &args.headers {
         let Some((k, v)) = h.split_once('=') else {
             eprintln!("zss: header {h:?} is not KEY=VALUE");
@@ -422,6 +436,9 @@ fn run_call(args: CallArgs) -> ExitCode {
         call = call.header(k, Value::from_json(v).unwrap_or_else(|_| Value::from(v)));
     }
     let mut config = ClientConfig::new(args.broker).identity(args.identity);
+    if let Some(url) = args.registry {
+        config = config.registry(url);
+    }
     match args.curve.keys() {
         Ok(Some((server, me))) => config = config.curve(server, me),
         Ok(None) => {}
@@ -472,6 +489,9 @@ fn run_echo(args: EchoArgs) -> Result<(), Error> {
         .broker(args.broker)
         .heartbeat(Duration::from_millis(args.heartbeat))
         .concurrency(args.concurrency);
+    if let Some(url) = args.registry {
+        config = config.registry(url);
+    }
     if let Some((server, me)) = args.curve.keys()? {
         config = config.curve(server, me);
     }
@@ -544,9 +564,15 @@ fn run_bench_client(args: BenchClientArgs) -> Result<(), Error> {
 /// several, each answer is headed by its endpoint (`--json`: an object keyed by endpoint).
 fn run_management(verb: &str, args: ManagementArgs, human: fn(&Value)) -> Result<(), Error> {
     let keys = args.curve.keys()?;
-    let endpoints = zss::socket::parse_endpoints(&args.broker);
+    let endpoints = match &args.registry {
+        Some(url) => zss::discovery::Follower::start(url, zss::discovery::Side::Frontend)?.brokers(),
+        None => zss::socket::parse_endpoints(&args.broker),
+    };
     if endpoints.is_empty() {
-        return Err(Error::InvalidArgument("--broker: no endpoint given".into()));
+        return Err(Error::InvalidArgument(match args.registry {
+            Some(url) => format!("--registry: no broker registered in {url}"),
+            None => "--broker: no endpoint given".into(),
+        }));
     }
     let mut answers = Vec::new();
     for endpoint in &endpoints {
