@@ -18,7 +18,7 @@
 use crate::baton::{self, Baton, Place, Turn, Waiter};
 use crate::discovery::{self, Follower, Side};
 use crate::error::{status, Error, Result, ServiceError};
-use crate::mailbox::{self, Mailbox};
+use crate::mailbox::Mailbox;
 use crate::msgpack::Value;
 use crate::protocol::{self, Address, Message, MessageType};
 use crate::socket::{self, Role, SocketOptions};
@@ -734,28 +734,22 @@ impl Core {
             deadline = Some(Instant::now());
         }
         let n = self.brokers.len();
-        let (sockets_ready, mailbox_ready, monitors_ready) = {
-            let mut items = Vec::with_capacity(2 * n + 1);
-            items.extend(self.brokers.iter().map(|b| b.conn.socket.as_poll_item(zmq::POLLIN)));
-            items.push(self.mailbox.poll_item());
-            items.extend(self.brokers.iter().map(|b| b.conn.monitor.poll_item()));
-            if let Err(e) = mailbox::wait(&mut items, deadline) {
+        let conns: Vec<&socket::Connection> = self.brokers.iter().map(|b| &b.conn).collect();
+        let ready = match socket::wait(&conns, self.mailbox.poll_item(), deadline) {
+            Ok(ready) => ready,
+            Err(e) => {
                 log::error!("client poll failed: {e}; closing");
                 self.fail_all(Error::socket("poll", e));
                 return;
             }
-            let ready = |i: usize| items[i].is_readable();
-            // A bit per broker: a client with more than 64 brokers reads the rest every turn.
-            let bits = |from: usize| (0..n).fold(0u64, |acc, i| acc | (u64::from(i >= 64 || ready(from + i)) << i.min(63)));
-            (bits(0), ready(n), bits(n + 1))
         };
         for i in 0..n {
-            if monitors_ready & (1 << i.min(63)) != 0 {
+            if ready.monitor(i) {
                 self.check_link(i);
             }
         }
         for i in 0..n {
-            if sockets_ready & (1 << i.min(63)) != 0 {
+            if ready.socket(i) {
                 self.receive_all(i);
             }
         }
@@ -764,7 +758,7 @@ impl Core {
         if self.pinging() {
             self.check_liveness(now);
         }
-        self.take_commands(mailbox_ready);
+        self.take_commands(ready.mailbox());
         self.prune();
     }
 

@@ -179,6 +179,35 @@ impl Connection {
     }
 }
 
+/// What a [`wait`] found readable: each connection's socket and monitor, and the mailbox.
+pub struct Ready {
+    /// Sockets, then the mailbox, then monitors.
+    flags: Vec<bool>,
+}
+
+impl Ready {
+    pub fn socket(&self, i: usize) -> bool {
+        self.flags[i]
+    }
+    pub fn mailbox(&self) -> bool {
+        self.flags[self.flags.len() / 2]
+    }
+    pub fn monitor(&self, i: usize) -> bool {
+        self.flags[self.flags.len() / 2 + 1 + i]
+    }
+}
+
+/// Waits until one of `connections` (socket or monitor) or the `mailbox` is readable, or the
+/// deadline: the poll of every client's and worker's turn.
+pub fn wait<'a>(connections: &[&'a Connection], mailbox: zmq::PollItem<'a>, deadline: Option<std::time::Instant>) -> std::result::Result<Ready, zmq::Error> {
+    let mut items = Vec::with_capacity(2 * connections.len() + 1);
+    items.extend(connections.iter().map(|c| c.socket.as_poll_item(zmq::POLLIN)));
+    items.push(mailbox);
+    items.extend(connections.iter().map(|c| c.monitor.poll_item()));
+    crate::mailbox::wait(&mut items, deadline)?;
+    Ok(Ready { flags: items.iter().map(|i| i.is_readable()).collect() })
+}
+
 impl Drop for Connection {
     /// Stops the monitor before either socket closes: an event libzmq's I/O thread emitted
     /// after our end of the monitor pipe is gone would block that thread (its send has no

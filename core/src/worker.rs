@@ -18,7 +18,7 @@
 use crate::error::{status, Error, Result, ServiceError};
 use crate::baton::{self, Baton, Place, Turn, Waiter};
 use crate::discovery::{self, Follower, Side};
-use crate::mailbox::{self, Mailbox, Oneshot};
+use crate::mailbox::{Mailbox, Oneshot};
 use crate::msgpack::{self, Value};
 use crate::protocol::{self, Address, FrameError, Message, MessageType, RequestTag, PROTOCOL, SMI_SID};
 use crate::socket::{self, Role, SocketOptions};
@@ -850,26 +850,22 @@ impl Core {
             Stopping::Draining(d) | Stopping::Down(d) => d.min(self.next_beat),
         };
         let n = self.brokers.len();
-        let (sockets_ready, mailbox_ready, monitors_ready) = {
-            let mut items = Vec::with_capacity(2 * n + 1);
-            items.extend(self.brokers.iter().map(|b| b.conn.socket.as_poll_item(zmq::POLLIN)));
-            items.push(self.mailbox.poll_item());
-            items.extend(self.brokers.iter().map(|b| b.conn.monitor.poll_item()));
-            if let Err(e) = mailbox::wait(&mut items, Some(wake_at)) {
+        let conns: Vec<&socket::Connection> = self.brokers.iter().map(|b| &b.conn).collect();
+        let ready = match socket::wait(&conns, self.mailbox.poll_item(), Some(wake_at)) {
+            Ok(ready) => ready,
+            Err(e) => {
                 log::error!("worker poll failed: {e}; stopping");
                 self.finished = true;
                 return;
             }
-            let ready: Vec<bool> = items.iter().map(|i| i.is_readable()).collect();
-            (ready[..n].to_vec(), ready[n], ready[n + 1..].to_vec())
         };
         for i in 0..n {
-            if monitors_ready[i] {
+            if ready.monitor(i) {
                 self.check_link(link, i);
             }
         }
         for i in 0..n {
-            if sockets_ready[i] && self.receive_all(link, i) && matches!(self.stopping, Stopping::Down(_)) {
+            if ready.socket(i) && self.receive_all(link, i) && matches!(self.stopping, Stopping::Down(_)) {
                 self.brokers[i].down_acked = true;
             }
         }
@@ -881,7 +877,7 @@ impl Core {
         if self.finished {
             return; // refused (403, or the handshake)
         }
-        self.take_commands(link, mailbox_ready);
+        self.take_commands(link, ready.mailbox());
         let now = Instant::now();
         let heartbeat = link.config.heartbeat;
         if now >= self.next_beat {
