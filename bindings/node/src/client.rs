@@ -99,17 +99,27 @@ pub struct NativeClient {
 #[napi]
 impl NativeClient {
     #[napi(constructor)]
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
-        broker: String,
+        brokers: Vec<String>,
         sid: Option<String>,
         identity: String,
         timeout_ms: f64,
         headers: Option<JsHeaders>,
         curve: Option<crate::security::CurveKeys>,
+        heartbeat_ms: Option<f64>,
+        lost_after: Option<u32>,
     ) -> Result<Self> {
-        let mut config = zss::ClientConfig::new(broker)
+        let mut config = zss::ClientConfig::default()
+            .brokers(brokers)
             .identity(identity)
             .timeout(millis("timeout", timeout_ms)?);
+        if let Some(ms) = heartbeat_ms {
+            config.heartbeat = millis("heartbeat", ms)?;
+        }
+        if let Some(beats) = lost_after {
+            config.lost_after_beats = beats;
+        }
         if let Some(curve) = &curve {
             let (server, pair) = crate::security::client_keys(curve)?;
             config = config.curve(server, pair);
@@ -126,6 +136,26 @@ impl NativeClient {
         self.inner.identity().to_owned()
     }
 
+    /// The brokers' frontends.
+    #[napi(getter)]
+    pub fn brokers(&self) -> Vec<String> {
+        self.inner.config().brokers.clone()
+    }
+
+    /// `[heartbeatMs, lostAfter]`: the brokers' ping interval and the silent intervals that
+    /// make one lost.
+    #[napi(getter)]
+    pub fn liveness(&self) -> Vec<f64> {
+        let config = self.inner.config();
+        vec![config.heartbeat.as_secs_f64() * 1000.0, f64::from(config.lost_after_beats)]
+    }
+
+    /// Replaces the brokers: new ones are connected, ones no longer listed take no new calls.
+    #[napi]
+    pub fn set_brokers(&self, brokers: Vec<String>) -> Result<()> {
+        self.inner.set_brokers(brokers).map_err(crate::core_error)
+    }
+
     /// Sends one call; the promise resolves with an outcome record (never rejects for a reply).
     #[napi(ts_return_type = "Promise<unknown>")]
     pub fn call<'env>(
@@ -136,6 +166,7 @@ impl NativeClient {
         sid: Option<String>,
         headers: Option<JsHeaders>,
         timeout_ms: Option<f64>,
+        retries: Option<u32>,
     ) -> Result<Unknown<'env>> {
         let call = zss::Call {
             verb,
@@ -143,7 +174,7 @@ impl NativeClient {
             sid,
             headers: headers.map(|h| h.0).unwrap_or_default(),
             timeout: timeout_ms.map(|t| millis("timeout", t)).transpose()?,
-            retries: 0,
+            retries: retries.unwrap_or(0),
         };
         let (deferred, promise) =
             env.create_deferred::<Outcome, Box<dyn FnOnce(Env) -> Result<Outcome> + Send>>()?;
