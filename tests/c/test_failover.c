@@ -175,9 +175,10 @@ static void test_a_killed_broker_costs_only_its_calls_in_flight(void) {
   CHECK(registered_with(&b));
   long a0 = forwarded(&a), b0 = forwarded(&b);
 
-  /* Pings every 100 ms, lost after 300 ms of silence; calls time out after 5 s. */
+  /* Pings every 100 ms, lost after 1 s of silence (a SIGKILLed broker drops its connection at
+   * once; the margin is for a loaded machine); calls time out after 5 s. */
   zss_client *client = NULL;
-  CHECK_RESULT(zss_client_new_liveness(frontends, "failover", 5000, 100, 3, &client), ZSS_RESULT_OK);
+  CHECK_RESULT(zss_client_new_liveness(frontends, "failover", 5000, 100, 10, &client), ZSS_RESULT_OK);
   if (harness_case_failed) goto stop_worker;
 
   /* Calls spread over both brokers. */
@@ -195,12 +196,12 @@ static void test_a_killed_broker_costs_only_its_calls_in_flight(void) {
   CHECK(a1 - a0 > 0 && b1 - b0 > 0);
   CHECK((a1 - a0) + (b1 - b0) == 40);
 
-  /* Load: half the threads plain calls, half with retries; kill broker b under it. */
+  /* Load: threads 0,1 plain calls, 2,3 with retries, ... (half of each parity); kill b under it. */
   atomic_int running = 1;
   static load loads[THREADS];
   pthread_t threads[THREADS];
   for (int t = 0; t < THREADS; t++) {
-    loads[t] = (load){.client = client, .idempotent = t % 2, .running = &running};
+    loads[t] = (load){.client = client, .idempotent = t % 4 >= 2, .running = &running};
     CHECK(pthread_create(&threads[t], NULL, run_load, &loads[t]) == 0);
   }
   sleep_ms(500);

@@ -113,15 +113,15 @@ def test_a_killed_broker_costs_only_its_calls_in_flight(brokers: Tuple[BrokerPro
     a, b = brokers
     assert service.brokers == [a.backend, b.backend]
     before = (a.forwarded(), b.forwarded())
-    with zss.Client([a.frontend, b.frontend], sid="failover", timeout=5.0, heartbeat=0.1, lost_after=3) as client:
+    with zss.Client([a.frontend, b.frontend], sid="failover", timeout=5.0, heartbeat=0.1, lost_after=10) as client:
         assert client.brokers == [a.frontend, b.frontend]
-        assert client.liveness == (0.1, 3)
+        assert client.liveness == (0.1, 10)
         for i in range(40):
             assert client.call("echo", i).payload == i
         spread = (a.forwarded() - before[0], b.forwarded() - before[1])
         assert sum(spread) == 40 and min(spread) > 0, f"calls spread over both brokers: {spread}"
 
-        # 12 threads calling back to back, every other one with retries; kill b under the load.
+        # 12 threads calling back to back, half of them with retries (half of each parity); kill b under the load.
         running = True
         outcomes: List[Tuple[bool, object, float]] = []
         lock = threading.Lock()
@@ -135,7 +135,7 @@ def test_a_killed_broker_costs_only_its_calls_in_flight(brokers: Tuple[BrokerPro
                 with lock:
                     outcomes.append((idempotent, result, time.monotonic()))
 
-        threads = [threading.Thread(target=load, args=(i % 2 == 1,)) for i in range(12)]
+        threads = [threading.Thread(target=load, args=(i % 4 >= 2,)) for i in range(12)]  # half of each parity idempotent
         for t in threads:
             t.start()
         time.sleep(0.5)
