@@ -94,6 +94,8 @@ fn settle(slot: &Mutex<Option<Deferred>>, result: zss::Result<zss::Reply>) {
 #[napi]
 pub struct NativeClient {
     inner: zss::Client,
+    /// The brokers as last set (the core's config keeps the list it was connected with).
+    brokers: Mutex<Vec<String>>,
 }
 
 #[napi]
@@ -126,8 +128,9 @@ impl NativeClient {
         }
         config.sid = sid;
         config.headers = headers.map(|h| h.0).unwrap_or_default();
+        let brokers = Mutex::new(config.brokers.clone());
         let inner = zss::Client::connect(config).map_err(crate::core_error)?;
-        Ok(NativeClient { inner })
+        Ok(NativeClient { inner, brokers })
     }
 
     /// The socket identity, `<identity>#<uuid>`.
@@ -139,7 +142,7 @@ impl NativeClient {
     /// The brokers' frontends.
     #[napi(getter)]
     pub fn brokers(&self) -> Vec<String> {
-        self.inner.config().brokers.clone()
+        self.brokers.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// `[heartbeatMs, lostAfter]`: the brokers' ping interval and the silent intervals that
@@ -153,7 +156,9 @@ impl NativeClient {
     /// Replaces the brokers: new ones are connected, ones no longer listed take no new calls.
     #[napi]
     pub fn set_brokers(&self, brokers: Vec<String>) -> Result<()> {
-        self.inner.set_brokers(brokers).map_err(crate::core_error)
+        self.inner.set_brokers(brokers.clone()).map_err(crate::core_error)?;
+        *self.brokers.lock().unwrap_or_else(|p| p.into_inner()) = brokers;
+        Ok(())
     }
 
     /// Sends one call; the promise resolves with an outcome record (never rejects for a reply).

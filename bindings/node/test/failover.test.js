@@ -183,6 +183,7 @@ test('broker lists and retries are checked', async () => {
     await assert.rejects(client.call('echo', 1, { idempotent: 'yes' }), { name: 'TypeError', message: /idempotent must be a boolean/ });
     assert.throws(() => client.setBrokers([]), RangeError);
     client.setBrokers(['tcp://127.0.0.1:3']);
+    assert.deepEqual(client.brokers, ['tcp://127.0.0.1:3']);
     // Nothing listens: a timeout, not a retry loop.
     await assert.rejects(client.call('echo', 1, { idempotent: true }), { code: 599 });
   } finally {

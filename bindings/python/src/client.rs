@@ -78,6 +78,8 @@ fn outcome(py: Python<'_>, result: zss::Result<zss::Reply>) -> PyResult<Reply> {
 #[pyclass(module = "zss._native", frozen)]
 pub struct Client {
     inner: zss::Client,
+    /// The brokers as last set (the core's config keeps the list it was connected with).
+    brokers: Mutex<Vec<String>>,
 }
 
 #[pymethods]
@@ -115,8 +117,9 @@ impl Client {
         }
         config.sid = sid;
         config.headers = convert::to_headers(headers)?;
+        let brokers = Mutex::new(config.brokers.clone());
         let inner = zss::Client::connect(config).map_err(|e| to_pyerr(py, e))?;
-        Ok(Client { inner })
+        Ok(Client { inner, brokers })
     }
 
     #[getter]
@@ -127,13 +130,13 @@ impl Client {
     /// The brokers' frontends, comma-separated.
     #[getter]
     fn broker(&self) -> String {
-        self.inner.config().brokers.join(",")
+        self.brokers().join(",")
     }
 
     /// The brokers' frontends.
     #[getter]
     fn brokers(&self) -> Vec<String> {
-        self.inner.config().brokers.clone()
+        self.brokers.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// The brokers' ping interval (seconds) and how many silent intervals count as lost.
@@ -145,7 +148,10 @@ impl Client {
 
     /// Replaces the brokers: new ones are connected, ones no longer listed take no new calls.
     fn set_brokers(&self, py: Python<'_>, broker: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.inner.set_brokers(convert::endpoints(broker, "broker")?).map_err(|e| to_pyerr(py, e))
+        let endpoints = convert::endpoints(broker, "broker")?;
+        self.inner.set_brokers(endpoints.clone()).map_err(|e| to_pyerr(py, e))?;
+        *self.brokers.lock().unwrap_or_else(|p| p.into_inner()) = endpoints;
+        Ok(())
     }
 
     #[getter]

@@ -214,5 +214,6 @@ def test_broker_lists_and_retries_are_checked() -> None:
         with pytest.raises(ValueError, match="no endpoint"):
             client.set_brokers([])
         client.set_brokers(["tcp://127.0.0.1:3"])
+        assert client.brokers == ["tcp://127.0.0.1:3"] and client.broker == "tcp://127.0.0.1:3"
         with pytest.raises(zss.Timeout):
             client.call("echo", idempotent=True)  # nothing listens: a timeout, not a retry loop
