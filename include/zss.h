@@ -29,6 +29,12 @@
 #define ZSS_STATUS_TIMEOUT 599
 
 /**
+ * How many re-sends `Call::idempotent()` allows: pass it as `retries` for a call that is safe
+ * to run twice.
+ */
+#define ZSS_IDEMPOTENT_RETRIES 2
+
+/**
  * Which text field of a request `zss_request_text` reads.
  */
 typedef enum zss_request_field {
@@ -285,7 +291,14 @@ enum zss_result zss_broker_stop(const struct zss_broker *broker);
 void zss_broker_free(struct zss_broker *broker);
 
 /**
- * Connects a client to a broker frontend, e.g. `"tcp://127.0.0.1:7777"`.
+ * Connects a client to a broker frontend, e.g. `"tcp://127.0.0.1:7777"`, or to several
+ * brokers given as one comma-separated list, e.g. `"tcp://a:7777,tcp://b:7777"`.
+ *
+ * With several brokers each call goes to the broker with the fewest calls in flight among
+ * those that are up; a broker that drops its connection or leaves its pings unanswered
+ * (every 1000 ms, lost after 3 s: see `zss_client_new_liveness`) gets no more calls until it
+ * answers again, and the calls in flight on it end at once with `ZSS_RESULT_BROKER_LOST`
+ * (or are re-sent elsewhere: `zss_client_call_json_retries`).
  *
  * `default_sid` (may be NULL) is the service used when a call names none. `timeout_ms` is
  * the default per-call timeout; 0 means the Node client's default, 1000 ms. Connecting is
@@ -293,13 +306,29 @@ void zss_broker_free(struct zss_broker *broker);
  *
  * Ownership: on success `*client_out` is a new client the caller frees with
  * `zss_client_free`; on failure it is set to NULL.
- * Errors: `ZSS_RESULT_NULL_PARAMETER`, `ZSS_RESULT_INVALID_ARGUMENT` (not UTF-8),
- * `ZSS_RESULT_SOCKET` (malformed endpoint).
+ * Errors: `ZSS_RESULT_NULL_PARAMETER`, `ZSS_RESULT_INVALID_ARGUMENT` (not UTF-8, no endpoint
+ * in the list), `ZSS_RESULT_SOCKET` (malformed endpoint).
  */
 enum zss_result zss_client_new(const char *endpoint,
                                const char *default_sid,
                                uint32_t timeout_ms,
                                struct zss_client **client_out);
+
+/**
+ * As `zss_client_new` (`endpoint`: one frontend or a comma-separated list), with the brokers'
+ * liveness settings: with several brokers each is pinged every `heartbeat_ms` and counts as
+ * lost after `lost_after_beats` intervals without a word from it. 0 keeps a default (1000 ms,
+ * 3 beats). A lost broker's calls in flight end with `ZSS_RESULT_BROKER_LOST` within about
+ * `heartbeat_ms * lost_after_beats` when it hangs, at once when its connection drops.
+ *
+ * Ownership, threading and errors as `zss_client_new`.
+ */
+enum zss_result zss_client_new_liveness(const char *endpoint,
+                                        const char *default_sid,
+                                        uint32_t timeout_ms,
+                                        uint32_t heartbeat_ms,
+                                        uint32_t lost_after_beats,
+                                        struct zss_client **client_out);
 
 /**
  * As `zss_client_new`, encrypted with CURVE: `broker_public` is the broker's public key and
@@ -318,6 +347,17 @@ enum zss_result zss_client_new_curve(const char *endpoint,
                                      struct zss_client **client_out);
 
 /**
+ * Replaces the brokers the client uses (`endpoints`: a comma-separated list of frontends):
+ * new ones are connected; one no longer listed takes no new calls and is closed once its
+ * calls in flight are answered. Applied in order with the calls made after it returns.
+ *
+ * Ownership: the string is copied. Threading: thread-safe.
+ * Errors: `ZSS_RESULT_NULL_PARAMETER`, `ZSS_RESULT_INVALID_ARGUMENT` (not UTF-8, an empty
+ * list), `ZSS_RESULT_CLOSED` (the client was closed).
+ */
+enum zss_result zss_client_set_brokers(const struct zss_client *client, const char *endpoints);
+
+/**
  * Calls `verb` on service `sid` (NULL: the client's default) with JSON text in and out.
  *
  * `payload_json` is any JSON text (`"null"` for no payload); `headers_json` is NULL or a JSON
@@ -330,7 +370,10 @@ enum zss_result zss_client_new_curve(const char *endpoint,
  * Errors: `ZSS_RESULT_NULL_PARAMETER`, `ZSS_RESULT_INVALID_JSON`,
  * `ZSS_RESULT_INVALID_ARGUMENT` (no sid, empty verb, headers not an object),
  * `ZSS_RESULT_SERVICE_ERROR` (non-2xx reply), `ZSS_RESULT_TIMEOUT` (599),
- * `ZSS_RESULT_CLOSED` (the client was closed, before or during the call).
+ * `ZSS_RESULT_CLOSED` (the client was closed, before or during the call),
+ * `ZSS_RESULT_BROKER_LOST` (with several brokers, or one whose connection dropped: the broker
+ * the call went through was lost with it in flight; it may or may not have run. No reply
+ * handle. `zss_client_call_json_retries` re-sends such calls instead).
  */
 enum zss_result zss_client_call_json(const struct zss_client *client,
                                      const char *sid,
@@ -339,6 +382,26 @@ enum zss_result zss_client_call_json(const struct zss_client *client,
                                      const char *headers_json,
                                      uint32_t timeout_ms,
                                      struct zss_reply **reply_out);
+
+/**
+ * As `zss_client_call_json`, re-sent up to `retries` times to another broker when the broker
+ * it went through is lost with it in flight (0: never, as `zss_client_call_json`;
+ * `ZSS_IDEMPOTENT_RETRIES` is the core's `idempotent` count). Only for calls that are safe to
+ * run twice: the lost broker may have delivered the call already. A call still in flight
+ * when its last try's broker is lost ends with `ZSS_RESULT_BROKER_LOST`, as do calls with no
+ * other broker up.
+ *
+ * Ownership, threading and errors as `zss_client_call_json`, and `ZSS_RESULT_BROKER_LOST`
+ * (no reply handle: `*reply_out` is NULL).
+ */
+enum zss_result zss_client_call_json_retries(const struct zss_client *client,
+                                             const char *sid,
+                                             const char *verb,
+                                             const char *payload_json,
+                                             const char *headers_json,
+                                             uint32_t timeout_ms,
+                                             uint32_t retries,
+                                             struct zss_reply **reply_out);
 
 /**
  * Calls the broker's management interface: `verb` is `"PING"`, `"INFO"`, `"SERVICES"` or
@@ -373,6 +436,23 @@ enum zss_result zss_client_call_msgpack(const struct zss_client *client,
                                         size_t headers_len,
                                         uint32_t timeout_ms,
                                         struct zss_reply **reply_out);
+
+/**
+ * As `zss_client_call_msgpack`, re-sent up to `retries` times to another broker when its
+ * broker is lost with it in flight: see `zss_client_call_json_retries`.
+ *
+ * Ownership, threading and errors as `zss_client_call_msgpack`, and `ZSS_RESULT_BROKER_LOST`.
+ */
+enum zss_result zss_client_call_msgpack_retries(const struct zss_client *client,
+                                                const char *sid,
+                                                const char *verb,
+                                                const uint8_t *payload,
+                                                size_t payload_len,
+                                                const uint8_t *headers,
+                                                size_t headers_len,
+                                                uint32_t timeout_ms,
+                                                uint32_t retries,
+                                                struct zss_reply **reply_out);
 
 /**
  * Closes the client's socket. Calls in flight fail with `ZSS_RESULT_CLOSED`, later calls too.
@@ -501,7 +581,10 @@ enum zss_result zss_generate_keypair(char *public_out, char *secret_out);
 
 /**
  * Creates a worker for service `sid` that will connect to a broker backend, e.g.
- * `"tcp://127.0.0.1:7776"`. Nothing connects until `zss_worker_start`.
+ * `"tcp://127.0.0.1:7776"`, or to several given as one comma-separated list, e.g.
+ * `"tcp://a:7776,tcp://b:7776"`: the worker then registers with every broker in the list,
+ * heartbeats each and re-registers with each one on its own when it comes back, so calls
+ * through any of them reach it. Nothing connects until `zss_worker_start`.
  *
  * Ownership: on success `*worker_out` is a new worker to free with `zss_worker_free`; on
  * failure it is set to NULL. Errors: `ZSS_RESULT_NULL_PARAMETER`,
@@ -549,6 +632,18 @@ enum zss_result zss_worker_set_concurrency(const struct zss_worker *worker, uint
 enum zss_result zss_worker_set_curve(const struct zss_worker *worker,
                                      const char *broker_public,
                                      const char *secret);
+
+/**
+ * Replaces the brokers the worker serves through (`endpoints`: a comma-separated list of
+ * backends). Before `zss_worker_start` it replaces the list given to `zss_worker_new`; on a
+ * running worker it registers with the new brokers and disconnects from the ones no longer
+ * listed (they forget it after their TTL), without stopping.
+ *
+ * Ownership: the string is copied. Threading: thread-safe.
+ * Errors: `ZSS_RESULT_NULL_PARAMETER`, `ZSS_RESULT_INVALID_ARGUMENT` (not UTF-8, an empty
+ * list), `ZSS_RESULT_CLOSED` (stopped).
+ */
+enum zss_result zss_worker_set_brokers(const struct zss_worker *worker, const char *endpoints);
 
 /**
  * Connects, registers with the broker (SMI UP) and serves in the background. Returns at once;

@@ -2,7 +2,8 @@
 # The C ABI's test command: builds libzss (debug), checks include/zss.h against a fresh cbindgen
 # generation, installs into a scratch prefix with scripts/install-c.sh, then builds against
 # that install through pkg-config exactly as a user would and runs:
-#   - the C test programs in tests/c/ under valgrind (any leak or invalid access fails),
+#   - the C test programs in tests/c/ under valgrind (any leak or invalid access fails;
+#     test_failover.c also runs two `zss broker` processes and SIGKILLs one),
 #   - one test program linked statically (zss-static.pc),
 #   - the header compiled as C++ (extern "C" guards),
 #   - the examples in examples/c/ built with plain cc and run end to end as processes.
@@ -26,8 +27,10 @@ pass() { passed=$((passed + 1)); echo "ok - $1"; }
 fail() { failed=$((failed + 1)); echo "not ok - $1"; }
 
 # cargo gets no standard input: its rustc probe reads "-" and must see an empty stream.
-echo "== build libzss (cargo, debug)"
-cargo build -p zss-ffi </dev/null
+echo "== build libzss and the zss program (cargo, debug)"
+cargo build -p zss-ffi -p zss </dev/null
+# tests/c/test_failover.c runs `zss broker` processes.
+export ZSS_BIN="$ROOT/target/debug/zss"
 
 echo "== header drift: include/zss.h vs a fresh cbindgen generation"
 if cargo test -p zss-ffi --test header </dev/null; then pass "header_matches_cbindgen"; else fail "header_matches_cbindgen"; fi

@@ -13,6 +13,9 @@ cd "$(dirname "$0")/.."
 root=$PWD
 
 bash scripts/setup-node.sh
+# test/failover.test.js runs `zss broker` processes.
+cargo build --quiet -p zss </dev/null
+export ZSS_BIN="$root/target/debug/zss"
 
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT

@@ -10,6 +10,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/setup-python.sh
+# tests/test_failover.py runs `zss broker` processes.
+cargo build --quiet -p zss </dev/null
+export ZSS_BIN="$PWD/target/debug/zss"
 # --force-reinstall --no-deps: the version does not change between edits, so pip would
 # otherwise keep the wheel it installed last time.
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps ./bindings/python

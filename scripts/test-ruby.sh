@@ -8,6 +8,9 @@ cd "$(dirname "$0")/.."
 root="$PWD"
 
 bash scripts/install-ruby.sh
+# test/test_failover.rb runs `zss broker` processes.
+cargo build --quiet -p zss </dev/null
+export ZSS_BIN="$root/target/debug/zss"
 export GEM_HOME="$root/target/ruby/gems"
 
 echo "test-ruby: minitest against the installed gem ($(gem contents zss | head -1 | sed 's|/lib/.*||;s|/ext/.*||'))"

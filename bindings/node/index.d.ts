@@ -39,9 +39,16 @@ export interface CurveOptions {
   keypair: KeySpec | KeyPair | { publicKey?: KeySpec; secretKey: KeySpec };
 }
 
+/** Broker endpoints: one string (several may be separated by commas) or an array of strings. */
+export type Brokers = string | readonly string[];
+
 export interface ClientOptions {
-  /** The broker's frontend. Default `tcp://127.0.0.1:7777`. */
-  broker?: string;
+  /**
+   * The broker's frontend, default `tcp://127.0.0.1:7777`, or several brokers: an array of
+   * frontends or one comma-separated string. Calls then go to the broker with the fewest calls
+   * in flight among those that are up.
+   */
+  broker?: Brokers;
   /** The service calls go to unless a call names another. */
   sid?: string;
   /** Socket identity prefix: the identity is `<identity>#<uuid>`. Default `client`. */
@@ -56,12 +63,27 @@ export interface ClientOptions {
    * `authenticationFailed` is true. Null or absent: plaintext.
    */
   curve?: CurveOptions | null;
+  /** With several brokers, ms between pings to each. Default 1000. */
+  heartbeat?: number;
+  /**
+   * How many heartbeat intervals without a word from a broker make it lost (default 3): its
+   * calls in flight then reject with `brokerLost` (or are re-sent: {@link CallOptions.retries}).
+   */
+  lostAfter?: number;
 }
 
 export interface CallOptions {
   timeout?: number;
   headers?: Headers;
   sid?: string;
+  /**
+   * How many times the call may be re-sent to another broker when its broker is lost with it
+   * in flight (default 0: it rejects with a ZssError 503 whose `brokerLost` is true). Only for
+   * calls safe to run twice: the lost broker may have delivered it already.
+   */
+  retries?: number;
+  /** Safe to run twice: the same as `retries: 2` (an explicit `retries` wins). */
+  idempotent?: boolean;
 }
 
 /** A successful (2xx) reply. */
@@ -80,10 +102,20 @@ export class Client {
   readonly config: Required<Pick<ClientOptions, 'broker' | 'identity' | 'timeout' | 'headers'>> & ClientOptions;
   /** The socket identity, `<identity>#<uuid>`. */
   readonly identity: string;
+  /** The brokers' frontends. */
+  readonly brokers: string[];
+  /** The brokers' ping interval (ms) and the silent intervals that make one lost. */
+  readonly liveness: { heartbeat: number; lostAfter: number };
+  /**
+   * Replaces the brokers: new ones are connected; one no longer listed takes no new calls and
+   * is closed once its calls in flight are answered.
+   */
+  setBrokers(broker: Brokers): void;
   /**
    * Resolves for any 2xx reply. Rejects with a {@link ZssError} for any other status (599 on
    * timeout, 404 for an unknown service or verb, 401 with `authenticationFailed` when the
-   * broker refused our CURVE handshake, ...), with a TypeError for a payload, header
+   * broker refused our CURVE handshake, 503 with `brokerLost` when the call's broker was lost
+   * with it in flight, ...), with a TypeError for a payload, header
    * or option that cannot be sent (Buffers, Dates, functions, cycles, an empty verb).
    */
   call<T = Received>(verb: string, payload?: Payload, options?: CallOptions): Promise<Reply<T>>;
@@ -116,6 +148,8 @@ export class ZssError extends Error {
   readonly developerMessage: string;
   /** Set (true) on the 401 of a refused CURVE handshake or registration: retrying will not help. */
   readonly authenticationFailed?: boolean;
+  /** Set (true) on the 503 of a call whose broker was lost with it in flight: it may or may not have run. */
+  readonly brokerLost?: boolean;
   [extra: string]: unknown;
   /** The error payload as sent on the wire. */
   toJSON(): { code: number; userMessage: string; developerMessage: string; errorCode: number; [extra: string]: unknown };
@@ -162,8 +196,11 @@ export type Handler = (
 export interface ServiceOptions {
   /** The service id (upper-cased on the wire). Required. */
   sid: string;
-  /** The broker's backend. Default `tcp://127.0.0.1:5560` (the original's default). */
-  broker?: string;
+  /**
+   * The broker's backend, default `tcp://127.0.0.1:5560` (the original's default), or several
+   * brokers (an array or a comma-separated string): the service registers with each.
+   */
+  broker?: Brokers;
   /** SMI heartbeat interval in ms. Default 1000. */
   heartbeat?: number;
   /** Requests handed to handlers and not yet answered, at most; more wait in the worker's queue. Default 1000. */
@@ -184,6 +221,10 @@ export class Service {
   readonly identity: string | null;
   /** Why the service stopped by itself (a refused CURVE handshake or registration: a 401), or null. */
   readonly error: ZssError | null;
+  /** The brokers' backends. */
+  readonly brokers: string[];
+  /** Replaces the brokers; a running service registers with new ones and leaves the others. */
+  setBrokers(broker: Brokers): void;
   onError: (err: unknown, message: Message | undefined) => void;
   /** Registers a handler (case-insensitive verb). Only before `run()`. */
   addVerb(verb: string, handler: Handler): this;

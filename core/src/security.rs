@@ -517,8 +517,14 @@ impl Monitor {
                 zmq::SocketEvent::HANDSHAKE_FAILED_AUTH => {
                     seen.refused = Some(format!("the broker at {endpoint} refused our key (ZAP status {value})"))
                 }
-                zmq::SocketEvent::HANDSHAKE_FAILED_PROTOCOL | zmq::SocketEvent::HANDSHAKE_FAILED_NO_DETAIL => {
+                zmq::SocketEvent::HANDSHAKE_FAILED_PROTOCOL => {
                     seen.refused = Some(format!("handshake with {endpoint} failed (protocol error {value:#x}): wrong keys or a plaintext/CURVE mismatch"))
+                }
+                // A system error during the handshake (`value` is an errno, e.g. ECONNRESET from
+                // a broker killed while we reconnect): a dropped connection, not a refusal. The
+                // DISCONNECTED event that follows counts it like any other drop.
+                zmq::SocketEvent::HANDSHAKE_FAILED_NO_DETAIL => {
+                    log::debug!("handshake with {endpoint} failed: errno {value}");
                 }
                 zmq::SocketEvent::DISCONNECTED if self.succeeded => {
                     self.succeeded = false;

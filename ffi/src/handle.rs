@@ -84,3 +84,14 @@ pub(crate) unsafe fn bytes_arg<'a>(ptr: *const u8, len: usize, what: &str) -> Ff
     }
     Ok(std::slice::from_raw_parts(ptr, len))
 }
+
+/// A required comma-separated list of endpoints (at least one), e.g. `"tcp://a:1,tcp://b:1"`.
+///
+/// Safety: as [`str_arg`].
+pub(crate) unsafe fn endpoints_arg(ptr: *const c_char, what: &str) -> FfiResult<Vec<String>> {
+    let endpoints = zss::socket::parse_endpoints(str_arg(ptr, what)?);
+    if endpoints.is_empty() {
+        return Err(Failure::new(zss_result::InvalidArgument, format!("{what} names no endpoint")));
+    }
+    Ok(endpoints)
+}

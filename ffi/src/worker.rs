@@ -4,7 +4,7 @@
 //! threads and sees two borrowed handles: the `zss_request` to read and the `zss_response` to
 //! fill. When it returns, the response becomes the reply through the core's `Responder`.
 
-use crate::handle::{borrow, borrow_mut, free_raw, into_raw, opt_str_arg, out_param, str_arg};
+use crate::handle::{borrow, borrow_mut, endpoints_arg, free_raw, into_raw, opt_str_arg, out_param, str_arg};
 use crate::value::{c_string, json_arg, msgpack_arg, write_bytes, CachedValue};
 use crate::{guard, guard_void, zss_result, FfiResult, Failure};
 use std::cell::Cell;
@@ -120,7 +120,10 @@ fn not_defining(state: &WorkerState) -> Failure {
 }
 
 /// Creates a worker for service `sid` that will connect to a broker backend, e.g.
-/// `"tcp://127.0.0.1:7776"`. Nothing connects until `zss_worker_start`.
+/// `"tcp://127.0.0.1:7776"`, or to several given as one comma-separated list, e.g.
+/// `"tcp://a:7776,tcp://b:7776"`: the worker then registers with every broker in the list,
+/// heartbeats each and re-registers with each one on its own when it comes back, so calls
+/// through any of them reach it. Nothing connects until `zss_worker_start`.
 ///
 /// Ownership: on success `*worker_out` is a new worker to free with `zss_worker_free`; on
 /// failure it is set to NULL. Errors: `ZSS_RESULT_NULL_PARAMETER`,
@@ -223,6 +226,29 @@ pub unsafe extern "C" fn zss_worker_set_curve(
             return Err(not_defining(&state));
         };
         *config = std::mem::replace(config, WorkerConfig::new("")).curve(server, pair);
+        Ok(())
+    })
+}
+
+/// Replaces the brokers the worker serves through (`endpoints`: a comma-separated list of
+/// backends). Before `zss_worker_start` it replaces the list given to `zss_worker_new`; on a
+/// running worker it registers with the new brokers and disconnects from the ones no longer
+/// listed (they forget it after their TTL), without stopping.
+///
+/// Ownership: the string is copied. Threading: thread-safe.
+/// Errors: `ZSS_RESULT_NULL_PARAMETER`, `ZSS_RESULT_INVALID_ARGUMENT` (not UTF-8, an empty
+/// list), `ZSS_RESULT_CLOSED` (stopped).
+#[no_mangle]
+pub unsafe extern "C" fn zss_worker_set_brokers(worker: *const zss_worker, endpoints: *const c_char) -> zss_result {
+    guard("zss_worker_set_brokers", || {
+        let worker = borrow(worker, "worker")?;
+        let endpoints = endpoints_arg(endpoints, "endpoints")?;
+        let mut state = worker.state.lock().unwrap_or_else(|p| p.into_inner());
+        match &mut *state {
+            WorkerState::Defining { config, .. } => config.brokers = endpoints,
+            WorkerState::Running(running) => running.set_brokers(endpoints),
+            WorkerState::Stopped => return Err(not_defining(&state)),
+        }
         Ok(())
     })
 }

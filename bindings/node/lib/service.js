@@ -2,7 +2,7 @@
 const { NativeWorker } = require('./native');
 const { ZssError, requestedCode, extraFields, fromNative } = require('./errors');
 const { curveKeys } = require('./security');
-const { errorOf } = require('./client');
+const { errorOf, brokerList } = require('./client');
 
 const defaults = {
   broker: 'tcp://127.0.0.1:5560',
@@ -46,7 +46,9 @@ class Message {
 
 /**
  * A ZSS service (worker), shaped like `zmq-service-suite-service`: `new Service({broker, sid,
- * heartbeat})`, `addVerb(verb, handler)`, `run()`, `stop()` (a Promise here).
+ * heartbeat})`, `addVerb(verb, handler)`, `run()`, `stop()` (a Promise here). `broker` may be
+ * an array of backends (or a comma-separated string): the service registers with each one,
+ * heartbeats each, and re-registers with each on its own when it comes back.
  *
  * A handler is either the original callback style, `(payload, message, callback)` with
  * `callback(err, payload)`, or a function of `(payload, message)` returning the payload or a
@@ -61,11 +63,14 @@ class Service {
   #routing = new Map();
   #native = null;
   #stopping = null;
+  #brokers;
 
   constructor(config = {}) {
     const c = { ...defaults, ...config };
     if (!c.sid) throw new Error('A sid must be passed!');
     c.sid = String(c.sid).toUpperCase();
+    // One backend, an array of them, or a comma-separated string: checked now (TypeError).
+    this.#brokers = brokerList(c.broker, 'broker');
     // Checked now (a TypeError for the wrong shape); the keys themselves are read by run().
     c.curveKeys = curveKeys(c.curve);
     this.#config = c;
@@ -81,6 +86,20 @@ class Service {
 
   get sid() {
     return this.#config.sid;
+  }
+
+  /** The brokers' backends (an array). */
+  get brokers() {
+    return [...this.#brokers];
+  }
+
+  /**
+   * Replaces the brokers (an array or a comma-separated string). A running service registers
+   * with the new ones and disconnects from the ones no longer listed.
+   */
+  setBrokers(broker) {
+    this.#brokers = brokerList(broker, 'broker');
+    if (this.#native) this.#native.setBrokers(this.#brokers);
   }
 
   /**
@@ -117,7 +136,7 @@ class Service {
     try {
       this.#native = new NativeWorker(
         c.sid,
-        c.broker,
+        this.#brokers,
         c.heartbeat,
         c.concurrency,
         [...this.#routing.keys()],

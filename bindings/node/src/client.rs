@@ -94,36 +94,71 @@ fn settle(slot: &Mutex<Option<Deferred>>, result: zss::Result<zss::Reply>) {
 #[napi]
 pub struct NativeClient {
     inner: zss::Client,
+    /// The brokers as last set (the core's config keeps the list it was connected with).
+    brokers: Mutex<Vec<String>>,
 }
 
 #[napi]
 impl NativeClient {
     #[napi(constructor)]
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
-        broker: String,
+        brokers: Vec<String>,
         sid: Option<String>,
         identity: String,
         timeout_ms: f64,
         headers: Option<JsHeaders>,
         curve: Option<crate::security::CurveKeys>,
+        heartbeat_ms: Option<f64>,
+        lost_after: Option<u32>,
     ) -> Result<Self> {
-        let mut config = zss::ClientConfig::new(broker)
+        let mut config = zss::ClientConfig::default()
+            .brokers(brokers)
             .identity(identity)
             .timeout(millis("timeout", timeout_ms)?);
+        if let Some(ms) = heartbeat_ms {
+            config.heartbeat = millis("heartbeat", ms)?;
+        }
+        if let Some(beats) = lost_after {
+            config.lost_after_beats = beats;
+        }
         if let Some(curve) = &curve {
             let (server, pair) = crate::security::client_keys(curve)?;
             config = config.curve(server, pair);
         }
         config.sid = sid;
         config.headers = headers.map(|h| h.0).unwrap_or_default();
+        let brokers = Mutex::new(config.brokers.clone());
         let inner = zss::Client::connect(config).map_err(crate::core_error)?;
-        Ok(NativeClient { inner })
+        Ok(NativeClient { inner, brokers })
     }
 
     /// The socket identity, `<identity>#<uuid>`.
     #[napi(getter)]
     pub fn identity(&self) -> String {
         self.inner.identity().to_owned()
+    }
+
+    /// The brokers' frontends.
+    #[napi(getter)]
+    pub fn brokers(&self) -> Vec<String> {
+        self.brokers.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// `[heartbeatMs, lostAfter]`: the brokers' ping interval and the silent intervals that
+    /// make one lost.
+    #[napi(getter)]
+    pub fn liveness(&self) -> Vec<f64> {
+        let config = self.inner.config();
+        vec![config.heartbeat.as_secs_f64() * 1000.0, f64::from(config.lost_after_beats)]
+    }
+
+    /// Replaces the brokers: new ones are connected, ones no longer listed take no new calls.
+    #[napi]
+    pub fn set_brokers(&self, brokers: Vec<String>) -> Result<()> {
+        self.inner.set_brokers(brokers.clone()).map_err(crate::core_error)?;
+        *self.brokers.lock().unwrap_or_else(|p| p.into_inner()) = brokers;
+        Ok(())
     }
 
     /// Sends one call; the promise resolves with an outcome record (never rejects for a reply).
@@ -136,6 +171,7 @@ impl NativeClient {
         sid: Option<String>,
         headers: Option<JsHeaders>,
         timeout_ms: Option<f64>,
+        retries: Option<u32>,
     ) -> Result<Unknown<'env>> {
         let call = zss::Call {
             verb,
@@ -143,7 +179,7 @@ impl NativeClient {
             sid,
             headers: headers.map(|h| h.0).unwrap_or_default(),
             timeout: timeout_ms.map(|t| millis("timeout", t)).transpose()?,
-            retries: 0,
+            retries: retries.unwrap_or(0),
         };
         let (deferred, promise) =
             env.create_deferred::<Outcome, Box<dyn FnOnce(Env) -> Result<Outcome> + Send>>()?;

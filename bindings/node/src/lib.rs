@@ -22,6 +22,18 @@ pub fn smi_sid() -> &'static str {
     zss::protocol::SMI_SID
 }
 
+/// Broker endpoints from a comma-separated list, as the core reads one.
+#[napi]
+pub fn parse_endpoints(list: String) -> Vec<String> {
+    zss::socket::parse_endpoints(&list)
+}
+
+/// The re-sends an idempotent call gets (the core's `Call::idempotent`).
+#[napi]
+pub fn idempotent_retries() -> u32 {
+    zss::Call::default().idempotent().retries
+}
+
 /// A core error thrown into JS: argument errors as `InvalidArg` (JS makes them TypeErrors),
 /// the rest as generic failures carrying the core's message.
 pub(crate) fn core_error(e: zss::Error) -> Error {

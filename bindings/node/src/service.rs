@@ -124,11 +124,11 @@ impl NativeWorker {
     /// called on the JS thread for every request to one of `verbs`.
     #[napi(
         constructor,
-        ts_args_type = "sid: string, broker: string, heartbeatMs: number, concurrency: number, verbs: string[], dispatch: (request: unknown, responder: Responder) => void, curve?: CurveKeys | null"
+        ts_args_type = "sid: string, brokers: string[], heartbeatMs: number, concurrency: number, verbs: string[], dispatch: (request: unknown, responder: Responder) => void, curve?: CurveKeys | null"
     )]
     pub fn new(
         sid: String,
-        broker: String,
+        brokers: Vec<String>,
         heartbeat_ms: f64,
         concurrency: u32,
         verbs: Vec<String>,
@@ -152,7 +152,7 @@ impl NativeWorker {
                 })?,
         );
         let mut config = zss::WorkerConfig::new(sid)
-            .broker(broker)
+            .brokers(brokers)
             .heartbeat(millis("heartbeat", heartbeat_ms)?);
         config.concurrency = concurrency as usize;
         if let Some((server, pair)) = curve {
@@ -192,6 +192,14 @@ impl NativeWorker {
             .as_ref()
             .map(|r| r.identity().to_owned())
             .unwrap_or_default()
+    }
+
+    /// Replaces the brokers: registers with new ones, disconnects from ones no longer listed.
+    #[napi]
+    pub fn set_brokers(&self, brokers: Vec<String>) {
+        if let Some(running) = &self.running {
+            running.set_brokers(brokers);
+        }
     }
 
     /// Why the worker stopped by itself (the broker refused its CURVE handshake or its

@@ -78,30 +78,48 @@ fn outcome(py: Python<'_>, result: zss::Result<zss::Reply>) -> PyResult<Reply> {
 #[pyclass(module = "zss._native", frozen)]
 pub struct Client {
     inner: zss::Client,
+    /// The brokers as last set (the core's config keeps the list it was connected with).
+    brokers: Mutex<Vec<String>>,
 }
 
 #[pymethods]
 impl Client {
     #[new]
-    #[pyo3(signature = (broker, sid, timeout, identity, headers, curve=None))]
+    #[pyo3(signature = (broker, sid, timeout, identity, headers, curve=None, heartbeat=None, lost_after=None))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
-        broker: String,
+        broker: &Bound<'_, PyAny>,
         sid: Option<String>,
         timeout: f64,
         identity: String,
         headers: Option<&Bound<'_, PyAny>>,
         curve: Option<crate::security::CurveArgs>,
+        heartbeat: Option<f64>,
+        lost_after: Option<u32>,
     ) -> PyResult<Self> {
-        let mut config = zss::ClientConfig::new(broker).identity(identity).timeout(seconds("timeout", timeout)?);
+        let mut config = zss::ClientConfig::default()
+            .brokers(convert::endpoints(broker, "broker")?)
+            .identity(identity)
+            .timeout(seconds("timeout", timeout)?);
+        if let Some(heartbeat) = heartbeat {
+            config.heartbeat = seconds("heartbeat", heartbeat)?;
+        }
+        if let Some(beats) = lost_after {
+            if beats == 0 {
+                return Err(PyValueError::new_err("lost_after must be at least 1 heartbeat"));
+            }
+            config.lost_after_beats = beats;
+        }
         if let Some(curve) = curve {
             let (server, pair) = crate::security::client_keys(py, curve)?;
             config = config.curve(server, pair);
         }
         config.sid = sid;
         config.headers = convert::to_headers(headers)?;
+        let brokers = Mutex::new(config.brokers.clone());
         let inner = zss::Client::connect(config).map_err(|e| to_pyerr(py, e))?;
-        Ok(Client { inner })
+        Ok(Client { inner, brokers })
     }
 
     #[getter]
@@ -112,7 +130,28 @@ impl Client {
     /// The brokers' frontends, comma-separated.
     #[getter]
     fn broker(&self) -> String {
-        self.inner.config().brokers.join(",")
+        self.brokers().join(",")
+    }
+
+    /// The brokers' frontends.
+    #[getter]
+    fn brokers(&self) -> Vec<String> {
+        self.brokers.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The brokers' ping interval (seconds) and how many silent intervals count as lost.
+    #[getter]
+    fn liveness(&self) -> (f64, u32) {
+        let config = self.inner.config();
+        (config.heartbeat.as_secs_f64(), config.lost_after_beats)
+    }
+
+    /// Replaces the brokers: new ones are connected, ones no longer listed take no new calls.
+    fn set_brokers(&self, py: Python<'_>, broker: &Bound<'_, PyAny>) -> PyResult<()> {
+        let endpoints = convert::endpoints(broker, "broker")?;
+        self.inner.set_brokers(endpoints.clone()).map_err(|e| to_pyerr(py, e))?;
+        *self.brokers.lock().unwrap_or_else(|p| p.into_inner()) = endpoints;
+        Ok(())
     }
 
     #[getter]
@@ -126,7 +165,8 @@ impl Client {
     }
 
     /// Blocking call: GIL released while waiting, interruptible by signals.
-    #[pyo3(signature = (verb, payload, sid, headers, timeout))]
+    #[pyo3(signature = (verb, payload, sid, headers, timeout, retries=0))]
+    #[allow(clippy::too_many_arguments)]
     fn call(
         &self,
         py: Python<'_>,
@@ -135,8 +175,9 @@ impl Client {
         sid: Option<String>,
         headers: Option<&Bound<'_, PyAny>>,
         timeout: Option<f64>,
+        retries: u32,
     ) -> PyResult<Reply> {
-        let call = build_call(verb, payload, sid, headers, timeout)?;
+        let call = build_call(verb, payload, sid, headers, timeout, retries)?;
         let mut pending = self.inner.start(call).map_err(|e| to_pyerr(py, e))?;
         loop {
             match py.detach(move || pending.wait_timeout(WAIT_SLICE)) {
@@ -152,7 +193,7 @@ impl Client {
 
     /// Sends a call whose outcome is pushed onto `queue` under `token`. Argument errors raise
     /// here; everything else (including timeouts) arrives through the queue.
-    #[pyo3(signature = (queue, token, verb, payload, sid, headers, timeout))]
+    #[pyo3(signature = (queue, token, verb, payload, sid, headers, timeout, retries=0))]
     #[allow(clippy::too_many_arguments)]
     fn submit(
         &self,
@@ -164,8 +205,9 @@ impl Client {
         sid: Option<String>,
         headers: Option<&Bound<'_, PyAny>>,
         timeout: Option<f64>,
+        retries: u32,
     ) -> PyResult<()> {
-        let call = build_call(verb, payload, sid, headers, timeout)?;
+        let call = build_call(verb, payload, sid, headers, timeout, retries)?;
         let shared = queue.get().shared.clone();
         self.inner
             .send(call, Box::new(move |result| shared.push(token, result)))
@@ -192,6 +234,7 @@ fn build_call(
     sid: Option<String>,
     headers: Option<&Bound<'_, PyAny>>,
     timeout: Option<f64>,
+    retries: u32,
 ) -> PyResult<zss::Call> {
     Ok(zss::Call {
         verb,
@@ -199,7 +242,7 @@ fn build_call(
         sid,
         headers: convert::to_headers(headers)?,
         timeout: timeout.map(|t| seconds("timeout", t)).transpose()?,
-        retries: 0,
+        retries,
     })
 }
 

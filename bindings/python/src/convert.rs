@@ -74,6 +74,33 @@ pub fn to_headers(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<(String, Value
     Ok(out)
 }
 
+/// Broker endpoints: a `str` (one endpoint, or several separated by commas) or a list/tuple of
+/// `str`. `TypeError` for anything else, `ValueError` when no endpoint is named.
+#[pyfunction]
+pub fn endpoints(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<String>> {
+    let wrong = || PyTypeError::new_err(format!("{what} must be a str or a list of str, not {}", type_name(obj)));
+    let items: Vec<Bound<'_, PyAny>> = if obj.is_instance_of::<PyString>() {
+        vec![obj.clone()]
+    } else if let Ok(list) = obj.cast::<PyList>() {
+        list.iter().collect()
+    } else if let Ok(tuple) = obj.cast::<PyTuple>() {
+        tuple.iter().collect()
+    } else {
+        return Err(wrong());
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for item in &items {
+        let text = item
+            .cast::<PyString>()
+            .map_err(|_| PyTypeError::new_err(format!("{what} items must be str, not {}", type_name(item))))?;
+        out.extend(zss::socket::parse_endpoints(&text.to_cow()?));
+    }
+    if out.is_empty() {
+        return Err(PyValueError::new_err(format!("{what} names no endpoint")));
+    }
+    Ok(out)
+}
+
 fn convert(obj: &Bound<'_, PyAny>, depth: usize) -> Result<Value, ConvertError> {
     if depth > zss::msgpack::MAX_DEPTH {
         return Err(ConvertError::value_error(format!(

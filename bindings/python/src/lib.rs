@@ -31,6 +31,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", zss::VERSION)?;
     // The broker's reserved management sid (SMI PING/INFO/SERVICES/STATS on the frontend).
     m.add("SMI_SID", zss::protocol::SMI_SID)?;
+    // The re-sends an idempotent call gets (the core's `Call::idempotent`).
+    m.add("IDEMPOTENT_RETRIES", zss::Call::default().idempotent().retries)?;
     m.add_class::<client::Client>()?;
     m.add_class::<client::Reply>()?;
     m.add_class::<client::CompletionQueue>()?;
@@ -41,6 +43,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<worker::RunningWorker>()?;
     m.add_function(wrap_pyfunction!(worker::start_worker, m)?)?;
     m.add_function(wrap_pyfunction!(status_messages, m)?)?;
+    m.add_function(wrap_pyfunction!(convert::endpoints, m)?)?;
     m.add_function(wrap_pyfunction!(has_curve, m)?)?;
     m.add_function(wrap_pyfunction!(security::generate_keypair, m)?)?;
     Ok(())

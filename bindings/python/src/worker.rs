@@ -183,14 +183,16 @@ fn bad_status(status: &Bound<'_, PyAny>) -> PyErr {
 pub fn start_worker(
     py: Python<'_>,
     sid: String,
-    broker: String,
+    broker: &Bound<'_, PyAny>,
     heartbeat: f64,
     concurrency: usize,
     handlers: Vec<(String, Py<PyAny>)>,
     dispatch: Py<PyAny>,
     curve: Option<crate::security::CurveArgs>,
 ) -> PyResult<RunningWorker> {
-    let mut config = zss::WorkerConfig::new(sid).broker(broker).heartbeat(seconds("heartbeat", heartbeat)?);
+    let mut config = zss::WorkerConfig::new(sid)
+        .brokers(convert::endpoints(broker, "broker")?)
+        .heartbeat(seconds("heartbeat", heartbeat)?);
     config.concurrency = concurrency;
     if let Some(curve) = curve {
         let (server, pair) = crate::security::client_keys(py, curve)?;
@@ -253,6 +255,11 @@ impl RunningWorker {
     #[getter]
     fn identity(&self) -> &str {
         self.worker().identity()
+    }
+
+    /// Replaces the brokers: registers with new ones, disconnects from ones no longer listed.
+    fn set_brokers(&self, brokers: Vec<String>) {
+        self.worker().set_brokers(brokers);
     }
 
     /// Asks the worker to stop (finish handlers in flight, SMI DOWN). Returns at once.

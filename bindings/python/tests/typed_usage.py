@@ -65,3 +65,25 @@ def curve_usage(tmp: str) -> Optional[BaseException]:
         except zss.AuthenticationError as refused:
             return refused
         return service.error
+
+
+def several_brokers_usage(frontends: List[str], backends: List[str]) -> int:
+    service = zss.Service("typed", backends, heartbeat=0.5)
+    service.brokers = ",".join(backends)
+    listed: List[str] = service.brokers
+    with zss.Client(frontends, sid="typed", heartbeat=0.1, lost_after=3) as client:
+        both: List[str] = client.brokers
+        joined: str = client.broker
+        heartbeat, lost_after = client.liveness
+        client.set_brokers(frontends[:1])
+        try:
+            client.call("add", {"a": 1, "b": 2}, retries=3)
+            client.call("add", {"a": 1, "b": 2}, idempotent=True)
+        except zss.BrokerLostError as e:
+            code: int = e.code
+        return len(listed) + len(both) + len(joined) + int(heartbeat) + lost_after
+
+
+async def several_brokers_async(frontends: zss.Brokers) -> Any:
+    async with zss.Client(frontends, sid="typed") as client:
+        return (await client.acall("add", {"a": 1, "b": 2}, idempotent=True)).payload

@@ -49,6 +49,27 @@ async function main(): Promise<void> {
   new Client({ curve: { brokerKey: 'k', keypair: { publicKey: 'p' } } });
   encrypted.close();
   void [refused];
+  const several = new Client({ broker: ['tcp://a:7777', 'tcp://b:7777'], sid: 'pong', heartbeat: 100, lostAfter: 3 });
+  const frontends: string[] = several.brokers;
+  const beat: number = several.liveness.heartbeat + several.liveness.lostAfter;
+  several.setBrokers('tcp://a:7777,tcp://b:7777');
+  try {
+    await several.call('ping', 1, { retries: 3 });
+    await several.call('ping', 1, { idempotent: true, timeout: 100 });
+  } catch (e) {
+    if (e instanceof ZssError && e.brokerLost) void e.code;
+  }
+  const both = new Service({ sid: 'pong', broker: ['tcp://a:7776', 'tcp://b:7776'] });
+  both.setBrokers(['tcp://b:7776']);
+  const backends: string[] = both.brokers;
+  void [frontends, beat, backends];
+  // @ts-expect-error: retries is a number
+  several.call('ping', 1, { retries: '2' });
+  // @ts-expect-error: idempotent is a boolean
+  several.call('ping', 1, { idempotent: 'yes' });
+  // @ts-expect-error: endpoints are strings
+  new Client({ broker: [7777] });
+  several.close();
   client.close();
   await service.stop();
   await broker.stop();

@@ -19,20 +19,27 @@ back as floats.
 
 CURVE encryption: ``keys = zss.generate_keypair()``; ``zss.Broker(..., curve_secret=...)``,
 ``zss.Client(..., curve=zss.Curve(broker_public_key, keys))``, ``zss.Service(..., curve=...)``.
+
+Several brokers: ``zss.Client(["tcp://a:7777", "tcp://b:7777"])`` spreads calls over the ones
+that are up; ``zss.Service("pong", ["tcp://a:7776", "tcp://b:7776"])`` registers with each. A
+call in flight on a broker that is lost raises :class:`BrokerLostError` at once, unless given
+``retries=N`` (or ``idempotent=True``): then it is re-sent to another broker.
 """
 
 from . import _native
-from ._errors import AuthenticationError, ClosedError, ServiceError, SocketError, Timeout, ZssError
+from ._errors import AuthenticationError, BrokerLostError, ClosedError, ServiceError, SocketError, Timeout, ZssError
 from ._native import has_curve
 from ._security import Curve, KeyPair, KeySpec, generate_keypair
 from .broker import Broker
-from .client import Client, Reply
+from .client import Brokers, Client, Reply
 from .service import Handler, Request, Response, Service
 
 __version__: str = _native.__version__
 
 __all__ = [
     "Broker",
+    "BrokerLostError",
+    "Brokers",
     "Client",
     "ClosedError",
     "Curve",

@@ -3,10 +3,11 @@
 Use the documented wrappers in :mod:`zss`; these classes are their building blocks.
 """
 
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 __version__: str
 SMI_SID: str
+IDEMPOTENT_RETRIES: int
 
 class Reply:
     """A successful (2xx) reply."""
@@ -38,18 +39,25 @@ class Client:
 
     def __init__(
         self,
-        broker: str,
+        broker: Union[str, Sequence[str]],
         sid: Optional[str],
         timeout: float,
         identity: str,
         headers: Optional[Dict[str, Any]],
         curve: Optional[Tuple[str, str, Optional[str]]] = None,
+        heartbeat: Optional[float] = None,
+        lost_after: Optional[int] = None,
     ) -> None:
         """``curve``: ``(broker_key, secret_key, public_key or None)``, each a key spec."""
     @property
     def identity(self) -> str: ...
     @property
     def broker(self) -> str: ...
+    @property
+    def brokers(self) -> List[str]: ...
+    @property
+    def liveness(self) -> Tuple[float, int]: ...
+    def set_brokers(self, broker: Union[str, Sequence[str]]) -> None: ...
     @property
     def sid(self) -> Optional[str]: ...
     @property
@@ -61,6 +69,7 @@ class Client:
         sid: Optional[str],
         headers: Optional[Dict[str, Any]],
         timeout: Optional[float],
+        retries: int = 0,
     ) -> Reply:
         """Blocking call: GIL released while waiting, interruptible by signals."""
     def submit(
@@ -72,6 +81,7 @@ class Client:
         sid: Optional[str],
         headers: Optional[Dict[str, Any]],
         timeout: Optional[float],
+        retries: int = 0,
     ) -> None:
         """Sends a call whose outcome is pushed onto ``queue`` under ``token``."""
     def close(self) -> None:
@@ -163,6 +173,8 @@ class RunningWorker:
 
     @property
     def identity(self) -> str: ...
+    def set_brokers(self, brokers: List[str]) -> None:
+        """Registers with new brokers, disconnects from the ones no longer listed."""
     def stop(self) -> None:
         """Asks the worker to stop; returns at once."""
     def wait(self, timeout: Optional[float] = None) -> bool:
@@ -175,7 +187,7 @@ class RunningWorker:
 
 def start_worker(
     sid: str,
-    broker: str,
+    broker: Union[str, Sequence[str]],
     heartbeat: float,
     concurrency: int,
     handlers: Sequence[Tuple[str, Callable[..., Any]]],
@@ -183,6 +195,10 @@ def start_worker(
     curve: Optional[Tuple[str, str, Optional[str]]] = None,
 ) -> RunningWorker:
     """Builds the core worker and starts it; every request calls ``dispatch``."""
+
+def endpoints(obj: Union[str, Sequence[str]], what: str) -> List[str]:
+    """Broker endpoints from a (comma-separated) ``str`` or a list/tuple of ``str``:
+    TypeError for other types, ValueError when none is named."""
 
 def status_messages(code: int) -> Tuple[str, str]:
     """``(user_message, developer_message)`` the core uses for a status code."""

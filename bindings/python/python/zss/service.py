@@ -8,13 +8,14 @@ import inspect
 import logging
 import threading
 import weakref
-from typing import Any, Awaitable, Callable, Dict, Optional, TypeVar, Union
+from typing import Any, Awaitable, Callable, Dict, List, Optional, TypeVar, Union
 
 from . import _native
 from ._errors import ServiceError
 from ._native import Request, Response
 from ._security import Curve, curve_args
 from .broker import _on_signals
+from .client import Brokers
 
 __all__ = ["Service", "Request", "Response", "Handler"]
 
@@ -49,7 +50,9 @@ class Service:
     given as ``loop`` (it must be running), else one the service owns on a background thread.
 
     :param sid: the service id (case-insensitive; upper-cased on the wire).
-    :param broker: the broker's backend endpoint.
+    :param broker: the broker's backend endpoint, or several brokers (a list of endpoints or one
+        comma-separated ``str``): the service registers with every one, heartbeats each, and
+        re-registers with each on its own when it comes back.
     :param heartbeat: seconds between heartbeats to the broker.
     :param concurrency: requests handled at once; more wait in the service's queue.
     :param loop: a running event loop for ``async def`` handlers.
@@ -62,7 +65,7 @@ class Service:
     def __init__(
         self,
         sid: str,
-        broker: str = "tcp://127.0.0.1:7776",
+        broker: Brokers = "tcp://127.0.0.1:7776",
         *,
         heartbeat: float = 1.0,
         concurrency: int = 16,
@@ -74,7 +77,7 @@ class Service:
         self._curve = curve_args(curve)
         self._error: Optional[BaseException] = None
         self.sid = sid
-        self.broker = broker
+        self._brokers: List[str] = _native.endpoints(broker, "broker")
         self.heartbeat = heartbeat
         self.concurrency = concurrency
         self._handlers: Dict[str, Handler] = {}
@@ -82,6 +85,29 @@ class Service:
         self._loop = loop
         self._own_loop: Optional[threading.Thread] = None
         self._lock = threading.Lock()
+
+    @property
+    def broker(self) -> str:
+        """The broker endpoints, comma-separated (assigning sets :attr:`brokers`)."""
+        return ",".join(self._brokers)
+
+    @broker.setter
+    def broker(self, broker: Brokers) -> None:
+        self.brokers = broker
+
+    @property
+    def brokers(self) -> List[str]:
+        """The broker endpoints. Assigning a new list (or comma-separated ``str``) to a running
+        service registers it with the new brokers and disconnects it from the ones left out."""
+        return list(self._brokers)
+
+    @brokers.setter
+    def brokers(self, broker: Brokers) -> None:
+        endpoints = _native.endpoints(broker, "broker")
+        with self._lock:
+            self._brokers = endpoints
+            if self._worker is not None:
+                self._worker.set_brokers(endpoints)
 
     # -- definition ----------------------------------------------------------------------------
 
@@ -133,7 +159,7 @@ class Service:
                 self._event_loop_locked()
             self._worker = _native.start_worker(
                 self.sid,
-                self.broker,
+                self._brokers,
                 self.heartbeat,
                 self.concurrency,
                 list(self._handlers.items()),

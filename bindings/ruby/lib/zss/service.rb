@@ -21,9 +21,11 @@ module ZSS
   # threads; handlers run on `threads` Ruby threads (default 1, as the old gem ran one handler
   # at a time), which hold the GVL only while Ruby code runs.
   class Service
-    attr_reader :sid, :heartbeat, :backend, :threads
+    attr_reader :sid, :heartbeat, :threads
 
-    # `config` (the old gem's positional Hash) and keywords: `backend`, `heartbeat` (ms,
+    # `config` (the old gem's positional Hash) and keywords: `backend` (one endpoint, or several
+    # brokers: an Array or a comma-separated String; the service registers with each one,
+    # heartbeats each, and re-registers with each on its own when it comes back), `heartbeat` (ms,
     # default 1000), `threads` (handler threads, default 1), `curve` (`{ broker_key:,
     # keypair: }`: encrypt with CURVE, as ZSS::Client). A service the broker refuses (wrong
     # keys, or its key may not serve the sid) stops by itself: #error says why, #run raises it.
@@ -33,7 +35,7 @@ module ZSS
       raise Error.new(500, "a service needs a sid") if @sid.empty?
 
       @heartbeat = Integer(options[:heartbeat] || 1000)
-      @backend = options[:backend] || Configuration.default.backend
+      @backends = ZSS.endpoints(options[:backend] || Configuration.default.backend, "backend")
       @threads = Integer(options[:threads] || 1)
       raise ArgumentError, "heartbeat and threads must be positive" unless @heartbeat.positive? && @threads.positive?
 
@@ -73,12 +75,29 @@ module ZSS
       @routes.keys
     end
 
+    # The brokers' backends, comma-separated.
+    def backend
+      @backends.join(",")
+    end
+
+    # The brokers' backends (an Array).
+    def backends
+      @backends.dup
+    end
+
+    # Replaces the brokers (an Array or a comma-separated String). A running service registers
+    # with the new ones and disconnects from the ones no longer listed.
+    def backends=(value)
+      @backends = ZSS.endpoints(value, "backend")
+      @native&.set_brokers(@backends)
+    end
+
     # Registers with the broker and starts the handler threads; returns at once.
     def start
       raise Error.new(500, "service #{sid} is already running") if running?
       raise ArgumentError, "service #{sid} has no routes" if @routes.empty?
 
-      native = Native::Worker.new(sid, backend, heartbeat, threads, @routes.keys, @curve)
+      native = Native::Worker.new(sid, @backends, heartbeat, threads, @routes.keys, @curve)
       @native = native
       @workers = Array.new(threads) { |i| Thread.new { serve(native) }.tap { |t| t.name = "zss #{sid} #{i}" } }
       ZSS.logger.info("service #{sid} (#{native.identity}) serving via #{backend}")

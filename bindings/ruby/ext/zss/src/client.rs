@@ -7,6 +7,7 @@
 //! outcome is then dropped.
 
 use std::sync::atomic::Ordering;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use magnus::{Error, RArray, Ruby, Value as RValue};
@@ -18,6 +19,8 @@ use crate::gvl;
 #[magnus::wrap(class = "ZSS::Native::Client", free_immediately, size)]
 pub struct Client {
     inner: zss::Client,
+    /// The brokers as last set (the core's config keeps the list it was connected with).
+    brokers: Mutex<Vec<String>>,
 }
 
 fn millis(ruby: &Ruby, what: &str, ms: f64) -> Result<Duration, Error> {
@@ -28,35 +31,67 @@ fn millis(ruby: &Ruby, what: &str, ms: f64) -> Result<Duration, Error> {
 }
 
 impl Client {
-    /// `new(frontend, sid, identity, timeout_ms, curve)`. Connecting is asynchronous (ZeroMQ):
-    /// calls made before the broker is reachable wait in the socket's queue until their
-    /// timeout. `curve` is nil (plaintext) or `[broker_key, secret_key, public_key or nil]`.
+    /// `new(frontends, sid, identity, timeout_ms, curve, heartbeat_ms, lost_after)`.
+    /// Connecting is asynchronous (ZeroMQ): calls made before a broker is reachable wait in
+    /// the socket's queue until their timeout. `curve` is nil (plaintext) or
+    /// `[broker_key, secret_key, public_key or nil]`; `heartbeat_ms` and `lost_after` (the
+    /// brokers' liveness) nil for the defaults.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         ruby: &Ruby,
-        frontend: String,
+        frontends: Vec<String>,
         sid: String,
         identity: String,
         timeout_ms: f64,
         curve: Option<crate::security::CurveArgs>,
+        heartbeat_ms: Option<f64>,
+        lost_after: Option<u32>,
     ) -> Result<Client, Error> {
-        let mut config = zss::ClientConfig::new(frontend)
+        let mut config = zss::ClientConfig::default()
+            .brokers(frontends)
             .sid(sid)
             .identity(identity)
             .timeout(millis(ruby, "timeout", timeout_ms)?);
+        if let Some(ms) = heartbeat_ms {
+            config.heartbeat = millis(ruby, "heartbeat", ms)?;
+        }
+        if let Some(beats) = lost_after {
+            config.lost_after_beats = beats;
+        }
         if let Some(curve) = &curve {
             let (server, pair) = crate::security::client_keys(ruby, curve)?;
             config = config.curve(server, pair);
         }
+        let brokers = Mutex::new(config.brokers.clone());
         let inner = zss::Client::connect(config).map_err(|e| to_rb(ruby, e))?;
-        Ok(Client { inner })
+        Ok(Client { inner, brokers })
     }
 
     pub fn identity(&self) -> String {
         self.inner.identity().to_owned()
     }
 
-    /// `call(verb, payload, headers, timeout_ms)` → `[status, headers, payload]` for a 2xx
-    /// reply; raises `ZSS::Error` (`ZSS::TimeoutError` for 599) otherwise.
+    /// The brokers' frontends.
+    pub fn brokers(&self) -> Vec<String> {
+        self.brokers.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// `[heartbeat_ms, lost_after]`: the brokers' liveness settings.
+    pub fn liveness(&self) -> (f64, u32) {
+        let config = self.inner.config();
+        (config.heartbeat.as_secs_f64() * 1000.0, config.lost_after_beats)
+    }
+
+    /// Replaces the brokers: new ones are connected, ones no longer listed take no new calls.
+    pub fn set_brokers(ruby: &Ruby, rb_self: &Client, brokers: Vec<String>) -> Result<(), Error> {
+        rb_self.inner.set_brokers(brokers.clone()).map_err(|e| to_rb(ruby, e))?;
+        *rb_self.brokers.lock().unwrap_or_else(|p| p.into_inner()) = brokers;
+        Ok(())
+    }
+
+    /// `call(verb, payload, headers, timeout_ms, retries)` → `[status, headers, payload]` for a
+    /// 2xx reply; raises `ZSS::Error` (`ZSS::TimeoutError` for 599, `ZSS::BrokerLostError`
+    /// for a call lost with its broker and no retries left) otherwise.
     pub fn call(
         ruby: &Ruby,
         rb_self: &Client,
@@ -64,8 +99,9 @@ impl Client {
         payload: RValue,
         headers: RValue,
         timeout_ms: Option<f64>,
+        retries: u32,
     ) -> Result<RArray, Error> {
-        let mut call = zss::Call::new(verb, convert::to_value(ruby, payload, "payload")?);
+        let mut call = zss::Call::new(verb, convert::to_value(ruby, payload, "payload")?).retries(retries);
         call.headers = convert::to_headers(ruby, headers)?;
         if let Some(ms) = timeout_ms {
             call.timeout = Some(millis(ruby, "timeout", ms)?);

@@ -14,6 +14,11 @@ mod worker;
 
 use magnus::{function, method, prelude::*, Error, Ruby};
 
+/// Broker endpoints from a comma-separated list, as the core reads one.
+fn parse_endpoints(list: String) -> Vec<String> {
+    zss::socket::parse_endpoints(&list)
+}
+
 #[magnus::init(name = "zss_native")]
 fn init(ruby: &Ruby) -> Result<(), Error> {
     let zss = ruby.define_module("ZSS")?;
@@ -22,18 +27,25 @@ fn init(ruby: &Ruby) -> Result<(), Error> {
     // The broker's reserved management sid (SMI PING/INFO/SERVICES/STATS on the frontend).
     native.const_set("SMI_SID", zss::protocol::SMI_SID)?;
     native.define_singleton_method("has_curve?", function!(zss::socket::has_curve, 0))?;
+    // The re-sends an idempotent call gets (the core's `Call::idempotent`).
+    native.const_set("IDEMPOTENT_RETRIES", zss::Call::default().idempotent().retries)?;
+    native.define_singleton_method("parse_endpoints", function!(parse_endpoints, 1))?;
     native.define_singleton_method("generate_keypair", function!(security::generate_keypair, 0))?;
 
     let client = native.define_class("Client", ruby.class_object())?;
-    client.define_singleton_method("new", function!(client::Client::new, 5))?;
+    client.define_singleton_method("new", function!(client::Client::new, 7))?;
     client.define_method("identity", method!(client::Client::identity, 0))?;
-    client.define_method("call", method!(client::Client::call, 4))?;
+    client.define_method("brokers", method!(client::Client::brokers, 0))?;
+    client.define_method("liveness", method!(client::Client::liveness, 0))?;
+    client.define_method("set_brokers", method!(client::Client::set_brokers, 1))?;
+    client.define_method("call", method!(client::Client::call, 5))?;
     client.define_method("close", method!(client::Client::close, 0))?;
 
     let worker = native.define_class("Worker", ruby.class_object())?;
     worker.define_singleton_method("new", function!(worker::Worker::new, 6))?;
     worker.define_method("identity", method!(worker::Worker::identity, 0))?;
     worker.define_method("next_request", method!(worker::Worker::next_request, 1))?;
+    worker.define_method("set_brokers", method!(worker::Worker::set_brokers, 1))?;
     worker.define_method("stop", method!(worker::Worker::stop, 0))?;
     worker.define_method("wait", method!(worker::Worker::wait, 1))?;
     worker.define_method("stopped?", method!(worker::Worker::is_stopped, 0))?;

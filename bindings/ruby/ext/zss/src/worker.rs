@@ -107,20 +107,20 @@ pub struct Worker {
 }
 
 impl Worker {
-    /// `new(sid, backend, heartbeat_ms, concurrency, verbs, curve)`: registers with the broker
-    /// and serves in the background; requests for `verbs` wait in the queue for
+    /// `new(sid, backends, heartbeat_ms, concurrency, verbs, curve)`: registers with every
+    /// broker and serves in the background; requests for `verbs` wait in the queue for
     /// `next_request`. Other verbs get the core's own 404. `curve` as in `Client.new`.
     pub fn new(
         ruby: &Ruby,
         sid: String,
-        backend: String,
+        backends: Vec<String>,
         heartbeat_ms: u64,
         concurrency: usize,
         verbs: Vec<String>,
         curve: Option<crate::security::CurveArgs>,
     ) -> Result<Worker, Error> {
         let mut config = zss::WorkerConfig::new(sid)
-            .broker(backend)
+            .brokers(backends)
             .heartbeat(Duration::from_millis(heartbeat_ms))
             .concurrency(concurrency);
         if let Some(curve) = &curve {
@@ -189,6 +189,11 @@ impl Worker {
     /// registration): a `ZSS::AuthenticationError`, or nil.
     pub fn error(ruby: &Ruby, rb_self: &Worker) -> Option<RValue> {
         rb_self.running.error().and_then(|e| to_rb(ruby, e).value())
+    }
+
+    /// Replaces the brokers: registers with new ones, disconnects from ones no longer listed.
+    pub fn set_brokers(&self, brokers: Vec<String>) {
+        self.running.set_brokers(brokers);
     }
 
     /// Asks the worker to stop (finish what is in flight, SMI DOWN). Returns at once, so it is
