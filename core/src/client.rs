@@ -850,10 +850,15 @@ impl Core {
     /// Pings every broker once per heartbeat; one that has not said a word for the liveness
     /// window while a ping waits is lost.
     fn check_liveness(&mut self, now: Instant) {
+        let lost_after = self.lost_after;
         for i in 0..self.brokers.len() {
-            let b = &self.brokers[i];
-            if b.health != Health::Down && b.ping.is_some() && now.duration_since(b.last_heard) > self.lost_after {
-                self.lose(i, "it left a ping unanswered");
+            let silent = |b: &Upstream| b.health != Health::Down && b.ping.is_some() && now.duration_since(b.last_heard) > lost_after;
+            if silent(&self.brokers[i]) {
+                // Its answer may have come since the poll (a stalled process, say): read first.
+                self.receive_all(i);
+                if silent(&self.brokers[i]) {
+                    self.lose(i, "it left a ping unanswered");
+                }
             }
             let b = &mut self.brokers[i];
             if now >= b.next_ping && b.connected {

@@ -396,6 +396,8 @@ impl Worker {
             sched: Mutex::new(Sched { backlog: VecDeque::new(), running: 0 }),
             stats: Arc::new(WorkerStats::default()),
             stopped: Oneshot::new(),
+            handler_threads: Mutex::new(pool_size),
+            handler_threads_gone: Default::default(),
             failure: Mutex::new(None),
             config,
         });
@@ -506,6 +508,12 @@ impl RunningWorker {
                 let _ = t.join();
             }
         }
+        // The handler threads end once the worker has (a handler that never returns aside):
+        // give them a moment, unless this is one of them.
+        if !IN_HANDLER_THREAD.with(|h| h.get()) {
+            let alive = lock(&self.link.handler_threads);
+            let _ = self.link.handler_threads_gone.wait_timeout_while(alive, HANDLER_EXIT_WAIT, |n| *n > 0);
+        }
     }
 }
 
@@ -516,6 +524,13 @@ impl Drop for RunningWorker {
 }
 
 type Job = (Arc<Verb>, Request, Responder);
+
+/// How long [`RunningWorker::join`] waits for the handler threads to end.
+const HANDLER_EXIT_WAIT: Duration = Duration::from_millis(500);
+
+thread_local! {
+    static IN_HANDLER_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
 
 /// A handler that returned within this long, [`FAST_STREAK`] times in a row, runs while its
 /// thread keeps the socket parked (see [`lead`]).
@@ -570,6 +585,10 @@ struct Link {
     config: WorkerConfig,
     stats: Arc<WorkerStats>,
     stopped: Oneshot<()>,
+    /// Handler threads still running: [`RunningWorker::join`] waits (bounded) for them, so a
+    /// program that exits right after it does not cut them off mid-way.
+    handler_threads: Mutex<usize>,
+    handler_threads_gone: std::sync::Condvar,
     /// Why the worker stopped by itself (see [`RunningWorker::error`]).
     failure: Mutex<Option<Error>>,
 }
@@ -660,6 +679,16 @@ impl Link {
 /// A handler thread: runs a job when there is one, else leads (polls the socket) until it
 /// reads a request, which it runs after handing the socket on.
 fn handler_thread(link: &Link) {
+    /// Counts the thread out however it ends.
+    struct Leaving<'a>(&'a Link);
+    impl Drop for Leaving<'_> {
+        fn drop(&mut self) {
+            *lock(&self.0.handler_threads) -= 1;
+            self.0.handler_threads_gone.notify_all();
+        }
+    }
+    let _leaving = Leaving(link);
+    IN_HANDLER_THREAD.with(|h| h.set(true));
     let me: Arc<WorkerWaiter> = Waiter::new();
     loop {
         let job = {
@@ -963,13 +992,17 @@ impl Core {
     }
 
     fn set_brokers(&mut self, link: &Link, endpoints: Vec<String>) {
-        self.brokers.retain(|b| {
-            let listed = endpoints.contains(&b.conn.endpoint);
-            if !listed {
+        for i in (0..self.brokers.len()).rev() {
+            if !endpoints.contains(&self.brokers[i].conn.endpoint) {
+                let b = &self.brokers[i];
                 log::info!("worker {}: broker {} no longer listed; leaving it", b.conn.identity, b.conn.endpoint);
+                // DOWN, given a moment to leave (sockets close with linger 0), so the broker
+                // forgets this worker now rather than after its TTL.
+                self.smi(i, "DOWN");
+                let _ = self.brokers[i].conn.socket.set_linger(200);
+                self.brokers.remove(i);
             }
-            listed
-        });
+        }
         for endpoint in endpoints {
             if !self.brokers.iter().any(|b| b.conn.endpoint == endpoint) {
                 let identity = protocol::new_identity(&self.sid);

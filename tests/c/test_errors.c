@@ -1,5 +1,6 @@
 /* Error replies: handler errors with their code and messages, broker and worker 404s,
  * timeouts (599) with and without a broker. */
+#include <unistd.h>
 #include "fixture.h"
 
 /* Fails with 422 and its own messages. */
@@ -147,6 +148,9 @@ static void test_timeout_without_broker(void) {
   CHECK_RESULT(zss_broker_frontend_endpoint(probe, &fe), ZSS_RESULT_OK);
   if (fe) snprintf(endpoint, sizeof endpoint, "%s", fe);
   zss_broker_free(probe);
+  /* libzmq closes the listening socket in the background: give it time, or the client may
+     still connect to the dying broker (and see it lost, ZSS_RESULT_BROKER_LOST). */
+  usleep(300 * 1000);
 
   zss_client *lonely = NULL;
   CHECK_RESULT(zss_client_new(endpoint, "test", 100, &lonely), ZSS_RESULT_OK);
