@@ -1,6 +1,5 @@
 /* Error replies: handler errors with their code and messages, broker and worker 404s,
  * timeouts (599) with and without a broker. */
-#include <unistd.h>
 #include "fixture.h"
 
 /* Fails with 422 and its own messages. */
@@ -150,7 +149,7 @@ static void test_timeout_without_broker(void) {
   zss_broker_free(probe);
   /* libzmq closes the listening socket in the background: give it time, or the client may
      still connect to the dying broker (and see it lost, ZSS_RESULT_BROKER_LOST). */
-  usleep(300 * 1000);
+  sleep_ms(300);
 
   zss_client *lonely = NULL;
   CHECK_RESULT(zss_client_new(endpoint, "test", 100, &lonely), ZSS_RESULT_OK);
