@@ -108,3 +108,29 @@ fn a_registry_with_no_broker_yet_holds_calls_until_one_registers() {
     }
     assert_eq!(c.call("echo", "later").unwrap().payload, Value::from("later"));
 }
+
+#[test]
+fn zss_services_with_a_registry_lists_the_whole_cluster() {
+    let url = fresh_url(&zookeeper());
+    let (a, _a_listing) = registered_broker(&url, "a");
+    let (b, _b_listing) = registered_broker(&url, "b");
+    let w = registry_worker(&url);
+    wait_for_workers(&a, 1);
+    wait_for_workers(&b, 1);
+    let out = common::process::run(&["services", "--registry", &url, "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v = Value::from_json(std::str::from_utf8(&out.stdout).unwrap()).unwrap();
+    for broker in [&a, &b] {
+        let services = v.get("brokers").and_then(|m| m.get(broker.frontend_endpoint())).expect("each registered broker answers");
+        assert!(services.get("SVC").is_some(), "{} lists SVC: {services:?}", broker.frontend_endpoint());
+    }
+    let Some(Value::Array(instances)) = v.get("instances") else { panic!("instances: {v:?}") };
+    assert_eq!(instances.len(), 1, "{instances:?}");
+    assert_eq!(instances[0].get("identity").and_then(Value::as_str), Some(w.identity()));
+    assert_eq!(instances[0].get("sid").and_then(Value::as_str), Some("SVC"));
+    // Stopped: the worker's entry goes at once.
+    w.stop();
+    let out = common::process::run(&["services", "--registry", &url, "--json"]);
+    let v = Value::from_json(std::str::from_utf8(&out.stdout).unwrap()).unwrap();
+    assert_eq!(v.get("instances"), Some(&Value::Array(vec![])), "{v:?}");
+}

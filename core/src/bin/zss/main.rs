@@ -582,6 +582,28 @@ fn run_management(verb: &str, args: ManagementArgs, human: fn(&Value)) -> Result
         }
         answers.push((endpoint.as_str(), Client::connect(config)?.management(verb)?));
     }
+    if let (Some(url), "SERVICES") = (&args.registry, verb) {
+        // The whole cluster: each registered broker's view, and the workers listed in ZooKeeper.
+        let instances = registry_instances(url)?;
+        if args.json {
+            let brokers = Value::map(answers.iter().map(|(e, p)| (*e, p.clone())));
+            let listed = instances.iter().map(|(sid, identity, broker)| {
+                Value::map([("sid", Value::from(sid.as_str())), ("identity", Value::from(identity.as_str())), ("broker", Value::from(broker.as_str()))])
+            });
+            println!("{}", Value::map([("brokers", brokers), ("instances", Value::Array(listed.collect()))]).to_json());
+        } else {
+            for (endpoint, payload) in &answers {
+                println!("== {endpoint}");
+                human(payload);
+            }
+            println!("== registered in {url}");
+            println!("{:<24} {:<48} BROKERS", "SERVICE", "WORKER");
+            for (sid, identity, broker) in &instances {
+                println!("{sid:<24} {identity:<48} {broker}");
+            }
+        }
+        return Ok(());
+    }
     match (&answers[..], args.json) {
         ([(_, payload)], true) => println!("{}", payload.to_json()),
         ([(_, payload)], false) => human(payload),
@@ -594,6 +616,18 @@ fn run_management(verb: &str, args: ManagementArgs, human: fn(&Value)) -> Result
         }
     }
     Ok(())
+}
+
+/// The service instances workers listed in the registry: (sid, identity, brokers).
+#[cfg(feature = "registry")]
+fn registry_instances(url: &str) -> Result<Vec<(String, String, String)>, Error> {
+    let url = zss::registry::RegistryUrl::parse(url)?;
+    Ok(zss::registry::list_services(&url)?.into_iter().map(|e| (e.sid, e.identity, e.broker)).collect())
+}
+
+#[cfg(not(feature = "registry"))]
+fn registry_instances(_url: &str) -> Result<Vec<(String, String, String)>, Error> {
+    Err(Error::InvalidArgument("--registry: this zss was built without the `registry` feature".into()))
 }
 
 fn entries(v: &Value) -> &[(Value, Value)] {
