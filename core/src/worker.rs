@@ -401,14 +401,16 @@ impl Worker {
             failure: Mutex::new(None),
             config,
         });
+        let mut handler_threads = Vec::with_capacity(pool_size);
         for i in 0..pool_size {
             let link = link.clone();
-            // Detached: handler threads exit on their own once the baton closes. They are not
-            // joined: a handler may itself be waiting for this worker to stop.
-            std::thread::Builder::new()
+            // Handler threads exit on their own once the baton closes; `join` joins them only
+            // once all have left (a handler may itself be waiting for this worker to stop).
+            let spawned = std::thread::Builder::new()
                 .name(format!("zss-handler {sid} {i}"))
                 .spawn(move || handler_thread(&link))
                 .map_err(|e| Error::Socket { context: "spawn handler thread".into(), message: e.to_string() })?;
+            handler_threads.push(spawned);
         }
         let io_link = link.clone();
         let thread = std::thread::Builder::new()
@@ -428,7 +430,8 @@ impl Worker {
             });
         }
         let registry = Mutex::new(follower.map(|f| (f, listing)));
-        Ok(RunningWorker { link, thread: Mutex::new(Some(thread)), identity, registry })
+        let handler_threads = Mutex::new(handler_threads);
+        Ok(RunningWorker { link, thread: Mutex::new(Some(thread)), handler_threads, identity, registry })
     }
 
     /// Starts and blocks until [`RunningWorker::stop`] is called from a handler or another
@@ -444,6 +447,7 @@ impl Worker {
 pub struct RunningWorker {
     link: Arc<Link>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    handler_threads: Mutex<Vec<JoinHandle<()>>>,
     identity: String,
     /// With a registry: the watch that follows its brokers, and this worker's listing there
     /// (both dropped at stop: the listing goes first).
@@ -512,7 +516,14 @@ impl RunningWorker {
         // give them a moment, unless this is one of them.
         if !IN_HANDLER_THREAD.with(|h| h.get()) {
             let alive = lock(&self.link.handler_threads);
-            let _ = self.link.handler_threads_gone.wait_timeout_while(alive, HANDLER_EXIT_WAIT, |n| *n > 0);
+            let (alive, _) = self.link.handler_threads_gone.wait_timeout_while(alive, HANDLER_EXIT_WAIT, |n| *n > 0).unwrap_or_else(|p| p.into_inner());
+            if *alive == 0 {
+                drop(alive);
+                // All have left their loop: joining only waits for them to finish exiting.
+                for t in lock(&self.handler_threads).drain(..) {
+                    let _ = t.join();
+                }
+            }
         }
     }
 }
@@ -526,7 +537,7 @@ impl Drop for RunningWorker {
 type Job = (Arc<Verb>, Request, Responder);
 
 /// How long [`RunningWorker::join`] waits for the handler threads to end.
-const HANDLER_EXIT_WAIT: Duration = Duration::from_millis(500);
+const HANDLER_EXIT_WAIT: Duration = Duration::from_secs(1);
 
 thread_local! {
     static IN_HANDLER_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
